@@ -1,0 +1,60 @@
+"""The velocity field: an MLP on ``[x_t, condition, time embedding]``."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+class SinusoidalTimeEmbedding(nn.Module):
+    """``emb(t) = [sin(2 pi f_k t), cos(2 pi f_k t)]`` for ``dim / 2`` log-spaced frequencies ``f_k`` in [1, 1000]."""
+
+    def __init__(self, dim: int = 64):
+        super().__init__()
+        if dim % 2:
+            raise ValueError(f"time embedding dim must be even, got {dim}")
+        self.register_buffer("freqs", 2 * math.pi * torch.logspace(0, 3, dim // 2), persistent=False)
+
+    def forward(self, t: torch.Tensor) -> torch.Tensor:
+        """t: (B,) -> (B, dim)."""
+        angles = t[:, None] * self.freqs[None, :]
+        return torch.cat([angles.sin(), angles.cos()], dim=1)
+
+
+class VelocityField(nn.Module):
+    """MLP velocity ``v(t, x, c)``: ``depth`` hidden layers of width ``hidden`` with LayerNorm and SiLU.
+
+    The last layer starts at zero, so the untrained flow is the identity map.
+
+    Parameters
+    ----------
+    dim : int
+        Dimension of the flow state ``x``.
+    cond_dim : int
+        Dimension of the condition ``c`` (0: unconditional).
+    hidden : int
+    depth : int
+    time_dim : int
+        Size of the sinusoidal time embedding.
+    """
+
+    def __init__(self, dim: int, cond_dim: int = 0, hidden: int = 256, depth: int = 3, time_dim: int = 64):
+        super().__init__()
+        self.dim, self.cond_dim = dim, cond_dim
+        self.time = SinusoidalTimeEmbedding(time_dim)
+        layers, width = [], dim + cond_dim + time_dim
+        for _ in range(depth):
+            layers += [nn.Linear(width, hidden), nn.LayerNorm(hidden), nn.SiLU()]
+            width = hidden
+        out = nn.Linear(width, dim)
+        nn.init.zeros_(out.weight)
+        nn.init.zeros_(out.bias)
+        self.mlp = nn.Sequential(*layers, out)
+
+    def forward(self, t: torch.Tensor, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        """t: (B,) or scalar, x: (B, dim), cond: (B, cond_dim) or None -> (B, dim)."""
+        t = t.expand(x.shape[0]) if t.ndim == 0 else t
+        parts = [x, cond, self.time(t)] if self.cond_dim else [x, self.time(t)]
+        return self.mlp(torch.cat(parts, dim=1))

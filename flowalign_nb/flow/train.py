@@ -1,0 +1,135 @@
+"""The flow-matching training loop: AdamW, cosine decay, EMA, gradient clipping, checkpoints, progress."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from tqdm.auto import tqdm
+
+from ..safeio import SavedFileError, read_tensors, write_tensors
+from .paths import cfm_loss
+
+CHECKPOINT_FORMAT, CHECKPOINT_VERSION = "flowalign_nb.checkpoint", 1
+CHECKPOINT_NAME = "checkpoint.safetensors"
+
+# draw_batch(generator) -> (x0, x1, cond): one minibatch of paired points on the training device.
+BatchFn = Callable[[torch.Generator], tuple[torch.Tensor, torch.Tensor, "torch.Tensor | None"]]
+
+
+class FlowTrainer:
+    """Train a velocity field with the CFM loss on pairs drawn by ``draw_batch``.
+
+    Optimiser AdamW; learning rate cosine-decayed from ``lr`` to ``lr * final_lr_ratio`` over
+    ``steps``; gradient norm clipped at ``grad_clip``; an exponential moving average of the weights
+    (decay ``ema_decay``, :class:`torch.optim.swa_utils.AveragedModel`) is the model used for transport.
+
+    Every ``checkpoint_every`` steps, and at the end, the whole training state (weights, EMA,
+    optimiser, scheduler, both random generators, loss history) is written atomically to
+    ``checkpoint_dir/checkpoint.safetensors``; an interrupted run (KeyboardInterrupt) keeps the last
+    one, and ``run(..., resume=True)`` continues from it to the same result as an uninterrupted run.
+
+    Parameters
+    ----------
+    net : torch.nn.Module
+        Called as ``net(t, x, cond)``.
+    steps : int
+    lr, weight_decay, final_lr_ratio, ema_decay, grad_clip, sigma : float
+    seed : int
+        Seeds the sampling generator (CPU) and the path-noise generator (training device).
+    device : torch.device
+    checkpoint_dir : path or None
+    checkpoint_every : int
+    progress : bool
+        Show a tqdm.auto progress bar with the running loss.
+    """
+
+    def __init__(self, net, steps, lr=1e-3, weight_decay=1e-5, final_lr_ratio=0.01, ema_decay=0.995, grad_clip=1.0,
+                 sigma=0.1, seed=0, device=torch.device("cpu"), checkpoint_dir=None, checkpoint_every=500, progress=True):
+        self.net = net.to(device)
+        self.steps, self.sigma, self.grad_clip, self.device = steps, sigma, grad_clip, device
+        self.checkpoint_dir = None if checkpoint_dir is None else Path(checkpoint_dir)
+        self.checkpoint_every, self.progress = checkpoint_every, progress
+        self.ema = AveragedModel(self.net, multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True)
+        self.optimizer = torch.optim.AdamW(self.net.parameters(), lr=lr, weight_decay=weight_decay)
+        self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=max(steps, 1), eta_min=lr * final_lr_ratio)
+        self.sample_generator = torch.Generator().manual_seed(seed)
+        self.noise_generator = torch.Generator(device=device).manual_seed(seed + 1)
+        self.step = 0
+        self.losses = torch.zeros(steps)
+
+    @property
+    def checkpoint_path(self) -> Path | None:
+        return None if self.checkpoint_dir is None else self.checkpoint_dir / CHECKPOINT_NAME
+
+    def run(self, draw_batch: BatchFn, resume: bool = False) -> "FlowTrainer":
+        """Train until ``steps``; with ``resume`` start from the checkpoint when there is one."""
+        if resume and self.checkpoint_path is not None and self.checkpoint_path.exists():
+            self.load_checkpoint(self.checkpoint_path)
+        losses = torch.zeros(self.steps, device=self.device)
+        bar = tqdm(total=self.steps, initial=self.step, desc="flow", disable=not self.progress, leave=False)
+        try:
+            for step in range(self.step, self.steps):
+                x0, x1, cond = draw_batch(self.sample_generator)
+                loss = cfm_loss(self.net, x0, x1, cond, self.sigma, self.noise_generator)
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.grad_clip)
+                self.optimizer.step()
+                self.scheduler.step()
+                self.ema.update_parameters(self.net)
+                losses[step] = loss.detach()
+                self.step = step + 1
+                if self.step % 50 == 0 or self.step == self.steps:
+                    self.losses[: self.step] = losses[: self.step].cpu()
+                    bar.set_postfix(loss=f"{self.losses[self.step - 1]:.4f}")
+                bar.update(1)
+                if self.checkpoint_path is not None and (self.step % self.checkpoint_every == 0 or self.step == self.steps):
+                    self.losses[: self.step] = losses[: self.step].cpu()
+                    self.save_checkpoint(self.checkpoint_path)
+        finally:
+            bar.close()
+        self.losses[: self.step] = losses[: self.step].cpu()
+        if not math.isfinite(float(self.losses[self.step - 1])):
+            raise FloatingPointError(f"flow training diverged (loss {float(self.losses[self.step - 1])} at step {self.step}); lower lr")
+        return self
+
+    def state_tensors(self) -> tuple[dict[str, torch.Tensor], dict]:
+        """The whole training state as tensors plus a JSON-able dict."""
+        tensors = {f"net.{k}": v for k, v in self.net.state_dict().items()}
+        tensors.update({f"ema.{k}": v for k, v in self.ema.state_dict().items()})
+        opt = self.optimizer.state_dict()
+        for pid, state in opt["state"].items():
+            tensors.update({f"opt.{pid}.{name}": torch.as_tensor(value) for name, value in state.items()})
+        tensors["rng.sample"] = self.sample_generator.get_state()
+        tensors["rng.noise"] = self.noise_generator.get_state()
+        tensors["losses"] = self.losses
+        info = {"step": self.step, "param_groups": opt["param_groups"], "scheduler": self.scheduler.state_dict()}
+        return tensors, info
+
+    def save_checkpoint(self, path) -> None:
+        tensors, info = self.state_tensors()
+        write_tensors(path, tensors, {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, **info})
+
+    def load_checkpoint(self, path) -> None:
+        """Restore the state written by :meth:`save_checkpoint` (errors name the file and the problem)."""
+        tensors, info = read_tensors(path, CHECKPOINT_FORMAT, CHECKPOINT_VERSION)
+        try:
+            self.net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
+            self.ema.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
+            state: dict = {}
+            for key, value in tensors.items():
+                if key.startswith("opt."):
+                    _, pid, name = key.split(".", 2)
+                    state.setdefault(int(pid), {})[name] = value
+            self.optimizer.load_state_dict({"state": state, "param_groups": info["param_groups"]})
+            self.scheduler.load_state_dict(info["scheduler"])
+            self.sample_generator.set_state(tensors["rng.sample"])
+            self.noise_generator.set_state(tensors["rng.noise"])
+            self.losses[: len(tensors["losses"])] = tensors["losses"][: self.steps]
+            self.step = int(info["step"])
+        except (KeyError, RuntimeError, ValueError) as exc:
+            raise SavedFileError(f"{path}: checkpoint does not match this model or run ({exc})") from None

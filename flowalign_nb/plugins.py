@@ -1,0 +1,175 @@
+"""The plugin manager: built-in plugins, entry-point plugins, fault isolation.
+
+Built-in plugins (:mod:`flowalign_nb.couplings`, :mod:`flowalign_nb.bridges`) load first, then every
+entry point of the group ``flowalign_nb`` in name order. A plugin that fails to import or whose hook
+raises is recorded with its error (``flowalign plugins`` shows it, a warning is issued) and the
+others still load. ``FLOWALIGN_DISABLE_PLUGINS=name1,name2`` blocks plugins by name.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import os
+import traceback
+import warnings
+from dataclasses import dataclass
+from importlib import metadata
+
+import pandas as pd
+import pluggy
+
+from . import hookspecs
+from .registry import KINDS, Registry
+
+ENTRY_POINT_GROUP = "flowalign_nb"
+DISABLE_ENV = "FLOWALIGN_DISABLE_PLUGINS"
+BUILTIN_PLUGINS = ("flowalign_nb.couplings", "flowalign_nb.bridges")
+HOOK_OF_KIND = {
+    "modality": "flowalign_register_modalities",
+    "coupling": "flowalign_register_couplings",
+    "bridge": "flowalign_register_bridges",
+    "analysis": "flowalign_register_analyses",
+    "task": "flowalign_register_tasks",
+}
+
+
+class PluginWarning(UserWarning):
+    """A plugin could not be loaded or could not register; the others are unaffected."""
+
+
+@dataclass(frozen=True)
+class PluginFailure:
+    """Why a plugin is missing from the registries."""
+
+    plugin: str
+    stage: str  # "import", "register" or "register:<kind>"
+    error: str
+
+
+class Plugins:
+    """Loaded plugins and the registries they filled.
+
+    Parameters
+    ----------
+    entry_points : iterable of importlib.metadata.EntryPoint, optional
+        Defaults to the installed entry points of the group ``flowalign_nb``.
+    builtins : tuple of str
+        Module names of the built-in plugins.
+    """
+
+    def __init__(self, entry_points=None, builtins=BUILTIN_PLUGINS):
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+        self.pm.add_hookspecs(hookspecs)
+        self.failures: list[PluginFailure] = []
+        self.registries = {kind: Registry(kind) for kind in KINDS}
+        disabled = {n.strip() for n in os.environ.get(DISABLE_ENV, "").split(",") if n.strip()}
+        for module_name in builtins:
+            self._register(module_name, lambda m=module_name: importlib.import_module(m), disabled)
+        if entry_points is None:
+            entry_points = metadata.entry_points(group=ENTRY_POINT_GROUP)
+        for ep in sorted(entry_points, key=lambda e: e.name):
+            self._register(ep.name, ep.load, disabled)
+        self.pm.check_pending()
+        for kind, registry in self.registries.items():
+            self._fill(kind, registry)
+
+    def _fail(self, plugin: str, stage: str, exc: BaseException) -> None:
+        error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        self.failures.append(PluginFailure(plugin, stage, error))
+        warnings.warn(f"flowalign_nb plugin {plugin!r} failed at {stage}: {error}", PluginWarning, stacklevel=3)
+
+    def _register(self, name: str, load, disabled: set[str]) -> None:
+        if name in disabled:
+            self.pm.set_blocked(name)
+            return
+        try:
+            self.pm.register(load(), name=name)
+        except Exception as exc:  # a third-party plugin may raise anything at import
+            self._fail(name, "import", exc)
+
+    def _fill(self, kind: str, registry: Registry) -> None:
+        """Call each plugin's hook for ``kind`` on its own, so one failure does not stop the rest."""
+        caller = getattr(self.pm.hook, HOOK_OF_KIND[kind])
+        # pluggy returns impls last-registered first; register in load order (built-ins first).
+        for impl in reversed(caller.get_hookimpls()):
+            if any(f.plugin == impl.plugin_name for f in self.failures):
+                continue
+            registry.begin(impl.plugin_name)
+            try:
+                impl.function(registry=registry)
+            except Exception as exc:
+                registry.rollback()
+                self._fail(impl.plugin_name, f"register:{kind}", exc)
+            else:
+                registry.commit()
+
+    def table(self) -> pd.DataFrame:
+        """One row per registered factory and per failed plugin.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``kind, name, plugin, description, error``; ``error`` is empty for working rows.
+        """
+        rows = [
+            {"kind": e.kind, "name": e.name, "plugin": e.plugin, "description": e.description, "error": ""}
+            for registry in self.registries.values()
+            for e in registry.entries()
+        ]
+        rows += [
+            {"kind": f.stage, "name": "", "plugin": f.plugin, "description": "", "error": f.error}
+            for f in self.failures
+        ]
+        loaded = {r["plugin"] for r in rows}
+        rows += [
+            {"kind": "", "name": "", "plugin": name, "description": "(registers nothing yet)", "error": ""}
+            for name, _ in self.pm.list_name_plugin()
+            if name not in loaded
+        ]
+        return pd.DataFrame(rows, columns=["kind", "name", "plugin", "description", "error"])
+
+
+_plugins: Plugins | None = None
+
+
+def get_plugins(reload: bool = False) -> Plugins:
+    """The process-wide :class:`Plugins`, loaded on first use (``reload=True`` loads them again)."""
+    global _plugins
+    if _plugins is None or reload:
+        _plugins = Plugins()
+    return _plugins
+
+
+def get_registry(kind: str) -> Registry:
+    """The registry of ``kind``; an unknown kind fails listing the known ones."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r}; known kinds: {', '.join(KINDS)}")
+    return get_plugins().registries[kind]
+
+
+def make(kind: str, name: str, **options):
+    """Build a registered factory by kind and name: ``make("coupling", "ot", reg=0.05)``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown kind, or options the factory does not accept (naming them and the accepted ones).
+    flowalign_nb.registry.UnknownNameError
+        For an unknown name, listing the known names.
+    """
+    entry = get_registry(kind).get(name)
+    accepted = {o.name for o in entry.options()}
+    takes_any = any(p.kind == p.VAR_KEYWORD for p in inspect.signature(entry.factory).parameters.values())
+    unknown = sorted(set(options) - accepted)
+    if unknown and not takes_any:
+        raise ValueError(
+            f"{kind} {name!r} got unknown option(s) {', '.join(unknown)}; "
+            f"accepted: {', '.join(sorted(accepted)) or 'none'}"
+        )
+    return entry.factory(**options)
+
+
+def list_plugins() -> pd.DataFrame:
+    """Tidy table of every registered factory and every failed plugin (see :meth:`Plugins.table`)."""
+    return get_plugins().table()
