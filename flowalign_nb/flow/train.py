@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Callable
 
 import torch
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.swa_utils import AveragedModel
 from tqdm.auto import tqdm
 
 from ..safeio import SavedFileError, read_tensors, write_tensors
@@ -20,12 +20,26 @@ CHECKPOINT_NAME = "checkpoint.safetensors"
 BatchFn = Callable[[torch.Generator], tuple[torch.Tensor, torch.Tensor, "torch.Tensor | None"]]
 
 
+def ema_with_warmup(decay: float):
+    """EMA update for :class:`~torch.optim.swa_utils.AveragedModel` with the usual warm-up.
+
+    ``ema <- d_n ema + (1 - d_n) param`` with ``d_n = min(decay, (1 + n) / (10 + n))`` after ``n``
+    updates, so early, untrained weights do not linger in short runs.
+    """
+
+    def update(averaged: torch.Tensor, current: torch.Tensor, num_averaged: torch.Tensor) -> torch.Tensor:
+        d = torch.clamp((1.0 + num_averaged) / (10.0 + num_averaged), max=decay).to(averaged.dtype)
+        return averaged + (1.0 - d) * (current - averaged)
+
+    return update
+
+
 class FlowTrainer:
     """Train a velocity field with the CFM loss on pairs drawn by ``draw_batch``.
 
     Optimiser AdamW; learning rate cosine-decayed from ``lr`` to ``lr * final_lr_ratio`` over
     ``steps``; gradient norm clipped at ``grad_clip``; an exponential moving average of the weights
-    (decay ``ema_decay``, :class:`torch.optim.swa_utils.AveragedModel`) is the model used for transport.
+    (decay ``ema_decay`` with warm-up, :func:`ema_with_warmup`) is the model used for transport.
 
     Every ``checkpoint_every`` steps, and at the end, the whole training state (weights, EMA,
     optimiser, scheduler, both random generators, loss history) is written atomically to
@@ -53,7 +67,7 @@ class FlowTrainer:
         self.steps, self.sigma, self.grad_clip, self.device = steps, sigma, grad_clip, device
         self.checkpoint_dir = None if checkpoint_dir is None else Path(checkpoint_dir)
         self.checkpoint_every, self.progress = checkpoint_every, progress
-        self.ema = AveragedModel(self.net, multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True)
+        self.ema = AveragedModel(self.net, avg_fn=ema_with_warmup(ema_decay), use_buffers=True)
         self.optimizer = torch.optim.AdamW(self.net.parameters(), lr=lr, weight_decay=weight_decay)
         self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=max(steps, 1), eta_min=lr * final_lr_ratio)
         self.sample_generator = torch.Generator().manual_seed(seed)
@@ -69,7 +83,7 @@ class FlowTrainer:
         """Train until ``steps``; with ``resume`` start from the checkpoint when there is one."""
         if resume and self.checkpoint_path is not None and self.checkpoint_path.exists():
             self.load_checkpoint(self.checkpoint_path)
-        losses = torch.zeros(self.steps, device=self.device)
+        losses = self.losses.to(self.device)
         bar = tqdm(total=self.steps, initial=self.step, desc="flow", disable=not self.progress, leave=False)
         try:
             for step in range(self.step, self.steps):

@@ -1,0 +1,184 @@
+"""FlowAligner on the synthetic pair: accuracy, no label leak, determinism, persistence, errors."""
+
+import json
+
+import numpy as np
+import pytest
+
+import flowalign_nb as fa
+from flowalign_nb.analysis import nearest_class_mean_accuracy
+from flowalign_nb.safeio import SavedFileError
+
+STEPS = 800
+
+
+@pytest.fixture(scope="module")
+def pair():
+    """16-d source, 24-d target (orthogonal embedding + sine warp), 5 classes, 2,000 items each, 5 % labelled."""
+    p = fa.make_synthetic_pair(n_train=2000, n_test=500, source_dim=16, target_dim=24, n_classes=5, seed=0)
+    return p, fa.mask_labels(p.source, 0.05, seed=0), fa.mask_labels(p.target, 0.05, seed=1)
+
+
+def accuracy(aligner, pair):
+    p, src, tgt = pair
+    return nearest_class_mean_accuracy(aligner.fit(src, tgt).transform(p.source_test), p.target)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(coupling="exemplar"),
+        dict(coupling="ot", bridge="prototype"),
+        dict(coupling="sinkhorn", bridge="prototype"),
+        dict(coupling="unbalanced", bridge="prototype"),
+    ],
+    ids=lambda o: "+".join(o.values()),
+)
+def test_held_out_items_land_in_their_class(pair, options):
+    assert accuracy(fa.FlowAligner(steps=STEPS, progress=False, **options), pair) >= 0.95
+
+
+def test_independent_coupling_stays_near_chance(pair):
+    # 5 classes: chance is 0.2. Without correspondence the flow cannot know which class goes where.
+    assert accuracy(fa.FlowAligner(coupling="independent", steps=STEPS, progress=False), pair) <= 0.4
+
+
+def test_conditional_noise_to_target_flow_also_aligns(pair):
+    aligner = fa.FlowAligner(coupling="exemplar", dim_handling="conditional", steps=STEPS, progress=False)
+    assert accuracy(aligner, pair) >= 0.9
+
+
+def permute_unlabelled_labels(rep, seed):
+    labels = rep["label"].values.copy()
+    unlabelled = np.flatnonzero(~rep["is_labelled"].values)
+    labels[unlabelled] = np.random.default_rng(seed).permutation(labels[unlabelled])
+    assert (labels != rep["label"].values).any()
+    return rep.assign_coords(label=("presentation", labels))
+
+
+@pytest.mark.parametrize("options", [dict(coupling="exemplar"), dict(coupling="ot", bridge="prototype"),
+                                     dict(coupling="sinkhorn", bridge="posterior")], ids=lambda o: "+".join(o.values()))
+def test_labels_of_unlabelled_items_are_never_used(pair, options):
+    p, src, tgt = pair
+    fit = lambda s, t: fa.FlowAligner(steps=60, progress=False, **options).fit(s, t).transform(p.source_test).values
+    before = fit(src, tgt)
+    after = fit(permute_unlabelled_labels(src, 1), permute_unlabelled_labels(tgt, 2))
+    np.testing.assert_array_equal(before, after)
+
+
+def test_same_seed_same_output_and_other_seed_differs(pair):
+    p, src, tgt = pair
+    run = lambda seed: fa.FlowAligner(steps=50, seed=seed, progress=False).fit(src, tgt).transform(p.source_test).values
+    np.testing.assert_array_equal(run(3), run(3))
+    assert not np.array_equal(run(3), run(4))
+
+
+@pytest.mark.parametrize("dim_handling", ["pad", "conditional"])
+def test_save_load_round_trip_is_exact(pair, tmp_path, dim_handling):
+    p, src, tgt = pair
+    aligner = fa.FlowAligner(coupling="ot", bridge="prototype", steps=40, dim_handling=dim_handling, progress=False).fit(src, tgt)
+    aligner.save(tmp_path / "al")
+    loaded = fa.FlowAligner.load(tmp_path / "al")
+    np.testing.assert_array_equal(aligner.transform(p.source_test).values, loaded.transform(p.source_test).values)
+    assert loaded.get_params() == aligner.get_params()
+    assert loaded.classes_ == [0, 1, 2, 3, 4]
+    np.testing.assert_array_equal(loaded.history_, aligner.history_)
+
+
+def test_transform_returns_target_space_with_source_presentations(pair):
+    p, src, tgt = pair
+    moved = fa.FlowAligner(steps=20, progress=False).fit(src, tgt).transform(p.source_test)
+    assert moved.dims == ("presentation", "neuroid")
+    assert moved.shape == (500, 24)
+    np.testing.assert_array_equal(moved["stimulus_id"].values, p.source_test["stimulus_id"].values)
+    np.testing.assert_array_equal(moved["label"].values, p.source_test["label"].values)
+    np.testing.assert_array_equal(moved["neuroid_id"].values, p.target["neuroid_id"].values)
+    assert moved.attrs["model"] == "target"
+    assert json.loads(moved.attrs["aligned_from"])["model"] == "source"
+
+
+def test_loss_decreases(pair):
+    _, src, tgt = pair
+    history = fa.FlowAligner(steps=300, progress=False).fit(src, tgt).history_
+    assert history[-50:].mean() < 0.5 * history[:10].mean()
+
+
+def test_corrupt_or_foreign_saves_fail_clearly(pair, tmp_path):
+    _, src, tgt = pair
+    path = fa.FlowAligner(steps=5, progress=False).fit(src, tgt).save(tmp_path / "al")
+    info = json.loads((path / "aligner.json").read_text())
+    (path / "aligner.json").write_text(json.dumps({**info, "version": 99}))
+    with pytest.raises(SavedFileError, match=r"aligner.json.*version 99"):
+        fa.FlowAligner.load(path)
+    (path / "aligner.json").write_text(json.dumps(info)[:50])
+    with pytest.raises(SavedFileError, match=r"aligner.json.*truncated"):
+        fa.FlowAligner.load(path)
+    (path / "aligner.json").write_text(json.dumps(info))
+    weights = (path / "weights.safetensors").read_bytes()
+    (path / "weights.safetensors").write_bytes(weights[: len(weights) // 2])
+    with pytest.raises(SavedFileError, match=r"weights.safetensors.*truncated"):
+        fa.FlowAligner.load(path)
+    with pytest.raises(SavedFileError, match="not found"):
+        fa.FlowAligner.load(tmp_path / "nothing")
+
+
+def test_bad_parameters_and_inputs_fail_clearly(pair):
+    p, src, tgt = pair
+    with pytest.raises(ValueError, match=r"dim_handling='zero'.*'pad', 'conditional'"):
+        fa.FlowAligner(dim_handling="zero").fit(src, tgt)
+    with pytest.raises(KeyError, match=r"unknown coupling 'emd'.*exemplar.*sinkhorn"):
+        fa.FlowAligner(coupling="emd").fit(src, tgt)
+    with pytest.raises(ValueError, match=r"steps=0"):
+        fa.FlowAligner(steps=0).fit(src, tgt)
+    with pytest.raises(ValueError, match=r"needs a bridge.*prototype"):
+        fa.FlowAligner(coupling="ot", steps=5, progress=False).fit(src, tgt)
+    with pytest.raises(RuntimeError, match="not fitted"):
+        fa.FlowAligner().transform(p.source_test)
+    fitted = fa.FlowAligner(steps=5, progress=False).fit(src, tgt)
+    with pytest.raises(fa.RepresentationError, match="24 neuroids; this aligner was fit on 16"):
+        fitted.transform(p.target_test)
+    with pytest.raises(fa.RepresentationError, match="target has no labelled items"):
+        fa.FlowAligner(steps=5).fit(src, p.target)
+
+
+def test_label_free_coupling_needs_no_labels(pair):
+    p, _, _ = pair
+    small_src, small_tgt = p.source.isel(presentation=slice(0, 200)), p.target.isel(presentation=slice(0, 200))
+    moved = fa.FlowAligner(coupling="gw", steps=20, progress=False).fit(small_src, small_tgt).transform(small_src)
+    assert moved.shape == (200, 24)
+
+
+def test_ridge_recovers_a_known_linear_map_from_stimulus_pairs():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 6))
+    weights = rng.normal(size=(6, 9))
+    ids = [f"s{i}" for i in range(400)]
+    labels = np.arange(400) % 4
+    src = fa.mask_labels(fa.make_representation(x, ids, labels), 0.2, seed=0)
+    tgt = fa.make_representation(x @ weights + 3.0, ids, labels, is_labelled=src["is_labelled"].values)
+    ridge = fa.RidgeAligner(alpha=1e-6).fit(src, tgt)
+    assert ridge.fit_on_ == "stimulus pairs" and ridge.n_pairs_ == 80
+    np.testing.assert_allclose(ridge.transform(src).values, tgt.values, atol=1e-3)
+
+
+def test_procrustes_recovers_a_known_rotation_from_stimulus_pairs():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(2000, 5))
+    from scipy.stats import ortho_group
+
+    rotation = ortho_group.rvs(5, random_state=2)
+    ids, labels = [f"s{i}" for i in range(2000)], np.arange(2000) % 2
+    src = fa.mask_labels(fa.make_representation(x, ids, labels), 0.5, seed=0)
+    tgt = fa.make_representation(x @ rotation, ids, labels, is_labelled=src["is_labelled"].values)
+    aligner = fa.ProcrustesAligner().fit(src, tgt)
+    error = np.linalg.norm(aligner.transform(src).values - tgt.values) / np.linalg.norm(tgt.values)
+    # An isotropic cloud: per-space standardisation is almost the identity, so the rotation survives it.
+    assert error < 0.05
+
+
+def test_baselines_fall_back_to_class_means_without_stimulus_pairs(pair):
+    p, src, tgt = pair
+    for aligner in (fa.RidgeAligner(), fa.ProcrustesAligner()):
+        moved = aligner.fit(src, tgt).transform(p.source_test)
+        assert aligner.fit_on_ == "class means" and aligner.n_pairs_ == 5
+        assert nearest_class_mean_accuracy(moved, p.target) >= 0.9
