@@ -247,11 +247,19 @@ class FlowAligner(BaseAligner):
             net, self.steps, lr=self.lr, weight_decay=self.weight_decay, ema_decay=self.ema_decay,
             grad_clip=self.grad_clip, sigma=self.sigma, seed=self.seed, device=device,
             checkpoint_dir=self.checkpoint_dir, checkpoint_every=self.checkpoint_every, progress=self.progress,
+            fingerprint=self._fingerprint(source, target),
         ).run(draw_batch, resume=resume)
         self.net_ = trainer.ema.module.eval()
         self.history_ = trainer.losses.numpy().copy()
         self.device_ = device
         return self
+
+    def _fingerprint(self, source, target) -> dict:
+        """What a checkpoint must match to be resumed: the settings that shape training and the data."""
+        params = {k: v for k, v in self.get_params().items() if k not in ("checkpoint_dir", "checkpoint_every", "progress", "device")}
+        params = {k: v if v is None or isinstance(v, (str, int, float, bool, dict)) else type(v).__qualname__ for k, v in params.items()}
+        params["data"] = [list(source.shape), list(target.shape), self.classes_ if _jsonable({"c": self.classes_})["c"] == self.classes_ else str(self.classes_)]
+        return params
 
     # -- transport -----------------------------------------------------------------------------
     def transform(self, source: xr.DataArray) -> xr.DataArray:

@@ -27,6 +27,8 @@ def _demo(args) -> int:
           f"{args.steps} flow steps, seeds {list(seeds)}", flush=True)
     table = run_demo(fraction=args.fraction, seeds=seeds, steps=args.steps, progress=not args.quiet)
     summary = table.groupby("method", sort=False).agg(accuracy=("accuracy", "mean"), std=("accuracy", "std"), seconds=("seconds", "mean"))
+    if len(seeds) == 1:
+        summary = summary.drop(columns="std")
     print("\nheld-out accuracy (nearest target class mean; end_to_end: logistic regression on labelled source items)")
     print(summary.to_string(float_format=lambda v: f"{v:.3f}"))
     return 0

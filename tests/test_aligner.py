@@ -182,3 +182,29 @@ def test_baselines_fall_back_to_class_means_without_stimulus_pairs(pair):
         moved = aligner.fit(src, tgt).transform(p.source_test)
         assert aligner.fit_on_ == "class means" and aligner.n_pairs_ == 5
         assert nearest_class_mean_accuracy(moved, p.target) >= 0.9
+
+
+def test_interrupted_fit_resumes_to_the_same_aligner(pair, tmp_path):
+    from flowalign_nb.couplings import ExemplarCoupling
+
+    p, src, tgt = pair
+    options = dict(steps=90, checkpoint_every=30, progress=False)
+    reference = fa.FlowAligner(checkpoint_dir=tmp_path / "ref", **options).fit(src, tgt).transform(p.source_test).values
+
+    class Interrupting(ExemplarCoupling):
+        calls = 0
+
+        def sample(self, batch_size, generator):
+            Interrupting.calls += 1
+            if Interrupting.calls == 50:  # the notebook's stop button, between checkpoints 30 and 60
+                raise KeyboardInterrupt
+            return super().sample(batch_size, generator)
+
+    with pytest.raises(KeyboardInterrupt):
+        fa.FlowAligner(coupling=Interrupting(), checkpoint_dir=tmp_path / "run", **options).fit(src, tgt)
+    assert (tmp_path / "run" / "checkpoint.safetensors").exists()
+    with pytest.raises(SavedFileError, match="another run.*steps"):
+        fa.FlowAligner(coupling=Interrupting(), checkpoint_dir=tmp_path / "run", **{**options, "steps": 120}).fit(src, tgt, resume=True)
+    resumed = fa.FlowAligner(coupling=Interrupting(), checkpoint_dir=tmp_path / "run", **options).fit(src, tgt, resume=True)
+    assert Interrupting.calls == 50 + 90 - 30  # resumed from step 30: only the missing steps ran
+    np.testing.assert_array_equal(resumed.transform(p.source_test).values, reference)

@@ -144,8 +144,8 @@ def test_euclidean_raw_cost_is_squared_distance():
     src, tgt = Latents.from_arrays(x), Latents.from_arrays(y)
     bridge = fa.make("bridge", "euclidean").fit(src, tgt)
     raw = torch.tensor([[25.0, 0.0, 1.0], [8.0, 5.0, 4.0]], dtype=torch.float64)
-    assert torch.allclose(bridge._raw_cost(everything(src), everything(tgt)).double(), raw, atol=1e-5)
-    assert torch.allclose(bridge.cost(everything(src), everything(tgt)), raw / raw.mean(), atol=1e-6)
+    assert torch.allclose(bridge._raw_cost(everything(src), everything(tgt)).double(), raw, rtol=0, atol=1e-5)
+    assert torch.allclose(bridge.cost(everything(src), everything(tgt)), raw / raw.mean(), rtol=0, atol=1e-6)
 
 
 # ------------------------------------------------------------------------------------ prototype
@@ -161,7 +161,7 @@ def test_prototype_zero_cost_for_coinciding_relative_representations(d_src, d_tg
     tgt = Latents.from_arrays(xt, labels, classes=classes)
     bridge = fa.make("bridge", "prototype").fit(src, tgt)
     # the relative representations coincide, so matching items have zero cost
-    assert torch.allclose(bridge.r_src_, bridge.r_tgt_, atol=1e-5)
+    assert torch.allclose(bridge.r_src_, bridge.r_tgt_, rtol=0, atol=1e-5)
     i = everything(src)
     raw = bridge._raw_cost(i, i).double()
     assert float(raw.diagonal().max()) < 1e-5
@@ -171,15 +171,15 @@ def test_prototype_zero_cost_for_coinciding_relative_representations(d_src, d_tg
     argmin = cost.argmin(1)
     assert float((argmin == i).double().mean()) >= 0.95
     # every row's own item is within float32 noise of the row minimum
-    assert torch.allclose(cost.diagonal(), cost.min(1).values, atol=1e-4)
+    assert torch.allclose(cost.diagonal(), cost.min(1).values, rtol=0, atol=1e-4)
 
 
 def test_prototype_relative_representation_is_centred_and_unit_norm():
     bridge, src, tgt = fitted("prototype")
     for r, lat in ((bridge.r_src_, src), (bridge.r_tgt_, tgt)):
         assert r.shape == (lat.n, lat.n_classes)
-        assert torch.allclose(r.sum(1), torch.zeros(lat.n), atol=1e-5)
-        assert torch.allclose(r.norm(dim=1), torch.ones(lat.n), atol=1e-5)
+        assert torch.allclose(r.sum(1), torch.zeros(lat.n), rtol=0, atol=1e-5)
+        assert torch.allclose(r.norm(dim=1), torch.ones(lat.n), rtol=0, atol=1e-5)
     raw = bridge._raw_cost(everything(src), everything(tgt))
     assert float(raw.min()) >= 0 and float(raw.max()) <= 4.0 + 1e-5
 
@@ -193,11 +193,11 @@ def test_prototype_relative_representation_by_hand():
     bridge = fa.make("bridge", "prototype").fit(src, tgt)
     s = 1 / math.sqrt(2)
     expected = torch.tensor([[s, -s], [-s, s], [s, -s], [-s, s]])
-    assert torch.allclose(bridge.r_src_, expected, atol=1e-6)
+    assert torch.allclose(bridge.r_src_, expected, rtol=0, atol=1e-6)
     raw = bridge._raw_cost(everything(src), everything(tgt))
     # r_tgt rows are r_src rows permuted by [1, 0, 3, 2]: cost 0 on that permutation, 2 * (2 s)^2 = 4 across
     expected_raw = torch.tensor([[4.0, 0, 4, 0], [0, 4, 0, 4], [4, 0, 4, 0], [0, 4, 0, 4]])
-    assert torch.allclose(raw, expected_raw, atol=1e-5)
+    assert torch.allclose(raw, expected_raw, rtol=0, atol=1e-5)
 
 
 # ------------------------------------------------------------------------------------ posterior
@@ -215,7 +215,7 @@ def test_posterior_probabilities(posterior_bridge):
     bridge, src, tgt = posterior_bridge
     for p, lat in ((bridge.p_src_, src), (bridge.p_tgt_, tgt)):
         assert p.shape == (lat.n, 3) and p.dtype == torch.float64
-        assert torch.allclose(p.sum(1), torch.ones(lat.n, dtype=torch.float64), atol=1e-12)
+        assert torch.allclose(p.sum(1), torch.ones(lat.n, dtype=torch.float64), rtol=0, atol=1e-6)
         known = lat.labels >= 0
         onehot = torch.nn.functional.one_hot(lat.labels[known], 3).double()
         assert torch.equal(p[known], onehot)
@@ -228,15 +228,34 @@ def test_posterior_raw_cost_is_jensen_shannon(posterior_bridge):
     i_src, i_tgt = everything(src), everything(tgt)
     raw = bridge._raw_cost(i_src, i_tgt).double().numpy()
     p, q = bridge.p_src_.numpy(), bridge.p_tgt_.numpy()
+    # scipy's JS distance (natural log) squared is the JS divergence; scipy renormalises p and q,
+    # whose rows sum to 1 only within float32 precision (see the xfail test below), hence 1e-6
     expected = np.stack([jensenshannon(np.broadcast_to(p[i], q.shape), q, axis=1) ** 2 for i in range(len(p))])
-    np.testing.assert_allclose(raw, expected, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(raw, expected, rtol=0, atol=1e-6)
+    # on the stored p, q exactly: H((p + q) / 2) - (H(p) + H(q)) / 2
+    def entropy(v):
+        return -(v * np.log(np.where(v > 0, v, 1.0))).sum(-1)
+
+    exact = entropy(0.5 * (p[:, None, :] + q[None, :, :])) - 0.5 * (entropy(p)[:, None] + entropy(q)[None, :])
+    np.testing.assert_allclose(raw, np.maximum(exact, 0.0), rtol=0, atol=1e-12)
     assert raw.min() >= 0 and raw.max() <= math.log(2) + 1e-12
     # labelled pairs: one-hot against one-hot -> 0 for the same class, ln 2 for different classes
     ys, yt = src.labels[:, None], tgt.labels[None, :]
     both = ((ys >= 0) & (yt >= 0)).numpy()
     same = (ys == yt).numpy()
-    np.testing.assert_allclose(raw[both & same], 0.0, atol=1e-12)
-    np.testing.assert_allclose(raw[both & ~same], math.log(2), atol=1e-12)
+    np.testing.assert_allclose(raw[both & same], 0.0, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(raw[both & ~same], math.log(2), rtol=0, atol=1e-12)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="library bug: PosteriorBridge fits/evaluates the probe on float32 x, so predict_proba is float32 "
+    "and posterior rows sum to 1 only within ~1e-7 (fix: cast x to float64 in _posterior)",
+)
+def test_posterior_rows_are_exact_distributions(posterior_bridge):
+    bridge, src, tgt = posterior_bridge
+    for p in (bridge.p_src_, bridge.p_tgt_):
+        assert float((p.sum(1) - 1).abs().max()) < 1e-12
 
 
 def test_posterior_normalised_cost_within_js_bounds(posterior_bridge):
@@ -299,16 +318,18 @@ def test_linear_uses_stimulus_pairs(linear_data):
     bridge = fa.make("bridge", "linear", alpha=1e-6, min_pairs=10).fit(src, tgt)
     assert bridge.pairs_used_ == 25
     # the planted affine map is recovered, including on the 15 paired items not used for fitting
-    assert torch.allclose(bridge.mapped_[:40], tgt.x[:40], atol=1e-3, rtol=1e-4)
+    assert torch.allclose(bridge.mapped_[:40], tgt.x[:40], rtol=1e-4, atol=1e-3)
     i = torch.arange(40)
     raw = bridge._raw_cost(i, i).double()
-    assert float(raw.diagonal().max()) < 1e-5
+    assert float(raw.diagonal().max()) < 1e-3  # float32 mapped vectors of norm ~10
+    assert float(raw.mean()) > 10.0
     assert torch.equal(raw.argmin(1), i)
     # c(x, y) = ||W x + b - y||^2 / d_tgt
     expected = torch.cdist(bridge.mapped_[i].double(), tgt.x[i].double()) ** 2 / 7
     assert torch.allclose(raw, expected, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.filterwarnings("ignore::scipy.linalg.LinAlgWarning")
 def test_linear_falls_back_to_class_means(linear_data):
     src, tgt = linear_data
     bridge = fa.make("bridge", "linear", alpha=1e-6, min_pairs=26).fit(src, tgt)
@@ -317,11 +338,11 @@ def test_linear_falls_back_to_class_means(linear_data):
     # mean of mapped items is the map of their mean
     known = src.labels >= 0
     mapped_means = torch.stack([bridge.mapped_[known & (src.labels == k)].mean(0) for k in range(3)])
-    assert torch.allclose(mapped_means, class_means(tgt), atol=1e-3)
+    assert torch.allclose(mapped_means, class_means(tgt), rtol=0, atol=1e-3)
     # and it differs from the pair-fitted map
     paired = fa.make("bridge", "linear", alpha=1e-6, min_pairs=25).fit(src, tgt)
     assert paired.pairs_used_ == 25
-    assert not torch.allclose(paired.mapped_, bridge.mapped_, atol=1e-2)
+    assert not torch.allclose(paired.mapped_, bridge.mapped_, rtol=0, atol=1e-2)
 
 
 def test_linear_without_shared_stimuli_uses_class_means():
@@ -335,4 +356,4 @@ def test_class_means_use_labelled_items_only():
     x = np.array([[0.0, 0.0], [2.0, 4.0], [10.0, 10.0], [100.0, 100.0], [1.0, 1.0]], dtype=np.float32)
     lat = Latents.from_arrays(x, [0, 0, 1, -1, 1], classes=[0, 1, 2])
     means = class_means(lat)
-    assert torch.allclose(means, torch.tensor([[1.0, 2.0], [5.5, 5.5], [0.0, 0.0]]))
+    assert torch.allclose(means, torch.tensor([[1.0, 2.0], [5.5, 5.5], [0.0, 0.0]]), rtol=0, atol=1e-6)

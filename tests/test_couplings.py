@@ -113,8 +113,8 @@ def test_exact_ot_plan_has_uniform_marginals(same_space):
     src, tgt, bridge = same_space
     coupling = fa.make("coupling", "ot").fit(src, tgt, bridge=bridge)
     plan = coupling.full_plan_
-    assert torch.allclose(plan.sum(1), uniform(src.n), atol=1e-12)
-    assert torch.allclose(plan.sum(0), uniform(tgt.n), atol=1e-12)
+    assert torch.allclose(plan.sum(1), uniform(src.n), rtol=0, atol=1e-12)
+    assert torch.allclose(plan.sum(0), uniform(tgt.n), rtol=0, atol=1e-12)
     # optimal: no cheaper than the independent plan and than a random permutation-like plan
     cost = bridge.cost(torch.arange(src.n), torch.arange(tgt.n))
     assert float((plan * cost).sum()) < float(cost.mean())
@@ -142,7 +142,7 @@ def test_intra_cost_is_max_normalised_squared_distance():
     c = intra_cost(x)
     expected = torch.tensor([[0.0, 25.0, 1.0], [25.0, 0.0, 18.0], [1.0, 18.0, 0.0]], dtype=torch.float64) / 25.0
     assert c.dtype == torch.float64
-    assert torch.allclose(c, expected, atol=1e-12)
+    assert torch.allclose(c, expected, rtol=0, atol=1e-12)
 
 
 def test_gw_equals_pot_gromov_wasserstein(gw_data):
@@ -151,8 +151,8 @@ def test_gw_equals_pot_gromov_wasserstein(gw_data):
     c1, c2, a, b = gw_inputs(src, tgt)
     expected = torch.as_tensor(ot.gromov.gromov_wasserstein(c1, c2, a, b, "square_loss"), dtype=torch.float64)
     all_s, all_t = torch.arange(src.n), torch.arange(tgt.n)
-    assert torch.allclose(coupling.solve(all_s, all_t).double(), expected, atol=1e-6)
-    assert torch.allclose(coupling.full_plan_.double(), expected / expected.sum(), atol=1e-6)
+    assert torch.allclose(coupling.solve(all_s, all_t).double(), expected, rtol=0, atol=1e-6)
+    assert torch.allclose(coupling.full_plan_.double(), expected / expected.sum(), rtol=0, atol=1e-6)
     assert float(coupling.full_plan_.sum()) == pytest.approx(1.0, abs=1e-9)
     # distances are preserved exactly, so GW finds a plan with (near) zero distortion
     gw_loss = float(ot.gromov.gromov_wasserstein2(c1, c2, a, b, "square_loss"))
@@ -169,8 +169,8 @@ def test_gw_entropic_equals_pot(gw_data):
     )
     plain = torch.as_tensor(ot.gromov.gromov_wasserstein(c1, c2, a, b, "square_loss"), dtype=torch.float64)
     got = coupling.solve(torch.arange(src.n), torch.arange(tgt.n)).double()
-    assert torch.allclose(got, expected, atol=1e-6)
-    assert not torch.allclose(got, plain, atol=1e-6)  # epsilon really switches solvers
+    assert torch.allclose(got, expected, rtol=0, atol=1e-6)
+    assert not torch.allclose(got, plain, rtol=0, atol=1e-6)  # epsilon really switches solvers
 
 
 def test_gw_fused_with_bridge_equals_pot(gw_data):
@@ -185,8 +185,8 @@ def test_gw_fused_with_bridge_equals_pot(gw_data):
         dtype=torch.float64,
     )
     got = coupling.solve(i_src, i_tgt).double()
-    assert torch.allclose(got, expected, atol=1e-6)
-    assert torch.allclose(coupling.plan(i_src, i_tgt).double(), expected / expected.sum(), atol=1e-6)
+    assert torch.allclose(got, expected, rtol=0, atol=1e-6)
+    assert torch.allclose(coupling.plan(i_src, i_tgt).double(), expected / expected.sum(), rtol=0, atol=1e-6)
 
 
 # ------------------------------------------------------------- 2. exact OT recovers a permutation
@@ -207,7 +207,7 @@ def test_exact_ot_recovers_planted_permutation():
     plan = coupling.full_plan_
     assert plan is not None and plan.shape == (n, n)
     assert torch.equal(plan.argmax(1), torch.as_tensor(sigma))
-    assert torch.allclose(plan, torch.zeros_like(plan).index_put_((torch.arange(n), torch.as_tensor(sigma)), torch.tensor(1.0 / n, dtype=plan.dtype)), atol=1e-12)
+    assert torch.allclose(plan, torch.zeros_like(plan).index_put_((torch.arange(n), torch.as_tensor(sigma)), torch.tensor(1.0 / n, dtype=plan.dtype)), rtol=0, atol=1e-12)
 
     i_src, i_tgt = coupling.sample(5000, torch.Generator().manual_seed(0))
     assert torch.equal(i_tgt, torch.as_tensor(sigma)[i_src])
@@ -257,7 +257,7 @@ def test_exemplar_class_frequencies_follow_source_counts(exemplar_data):
     counts = torch.bincount(src.labels[i_src], minlength=3).numpy()
     expected = np.array([10, 30, 60]) / 100 * counts.sum()
     assert stats.chisquare(counts, expected).pvalue > 1e-3
-    assert np.allclose(counts / counts.sum(), [0.1, 0.3, 0.6], atol=0.02)
+    assert np.allclose(counts / counts.sum(), [0.1, 0.3, 0.6], rtol=0, atol=0.02)
     # not the target counts (20/20/5), which would give 0.44 / 0.44 / 0.11
     assert stats.chisquare(counts, np.array([20, 20, 5]) / 45 * counts.sum()).pvalue < 1e-10
     # within a class the target item is uniform over that class's labelled targets
@@ -301,7 +301,7 @@ def test_exemplar_plan_is_class_block_diagonal(exemplar_data):
     assert torch.allclose(plan[allowed], expected[allowed], rtol=1e-12, atol=0)
     # row marginal of a labelled source item is 1 / n_labelled_source
     rows = plan.sum(1)
-    assert torch.allclose(rows[src.labels >= 0], torch.full((100,), 0.01, dtype=torch.float64))
+    assert torch.allclose(rows[src.labels >= 0], torch.full((100,), 0.01, dtype=torch.float64), rtol=0, atol=1e-12)
     assert (rows[src.labels < 0] == 0).all()
 
     # on a sub-block the plan is renormalised and still zero on clashes
@@ -462,7 +462,7 @@ def test_unbalanced_loses_mass_and_plan_is_normalised(same_space):
     raw = coupling.solve(i_src, i_tgt)
     assert float(raw.sum()) < 0.9
     assert float(coupling.full_plan_.sum()) == pytest.approx(1.0, abs=1e-9)
-    assert torch.allclose(coupling.full_plan_, raw / raw.sum(), atol=1e-12)
+    assert torch.allclose(coupling.full_plan_, raw / raw.sum(), rtol=0, atol=1e-12)
     # with a large reg_m the marginals are (nearly) kept
     loose = fa.make("coupling", "unbalanced", reg=0.1, reg_m=1000.0).fit(src, tgt, bridge=bridge)
     assert float(loose.solve(i_src, i_tgt).sum()) == pytest.approx(1.0, abs=0.02)

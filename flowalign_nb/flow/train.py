@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Callable
@@ -59,14 +60,19 @@ class FlowTrainer:
     checkpoint_every : int
     progress : bool
         Show a tqdm.auto progress bar with the running loss.
+    fingerprint : dict or None
+        JSON-able description of the run (settings, data shapes) stored in checkpoints; resuming
+        from a checkpoint with another fingerprint fails instead of silently mixing two runs.
     """
 
     def __init__(self, net, steps, lr=1e-3, weight_decay=1e-5, final_lr_ratio=0.01, ema_decay=0.995, grad_clip=1.0,
-                 sigma=0.1, seed=0, device=torch.device("cpu"), checkpoint_dir=None, checkpoint_every=500, progress=True):
+                 sigma=0.1, seed=0, device=torch.device("cpu"), checkpoint_dir=None, checkpoint_every=500, progress=True,
+                 fingerprint=None):
         self.net = net.to(device)
         self.steps, self.sigma, self.grad_clip, self.device = steps, sigma, grad_clip, device
         self.checkpoint_dir = None if checkpoint_dir is None else Path(checkpoint_dir)
         self.checkpoint_every, self.progress = checkpoint_every, progress
+        self.fingerprint = json.loads(json.dumps(fingerprint or {}))
         self.ema = AveragedModel(self.net, avg_fn=ema_with_warmup(ema_decay), use_buffers=True)
         self.optimizer = torch.optim.AdamW(self.net.parameters(), lr=lr, weight_decay=weight_decay)
         self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=max(steps, 1), eta_min=lr * final_lr_ratio)
@@ -121,7 +127,7 @@ class FlowTrainer:
         tensors["rng.sample"] = self.sample_generator.get_state()
         tensors["rng.noise"] = self.noise_generator.get_state()
         tensors["losses"] = self.losses
-        info = {"step": self.step, "param_groups": opt["param_groups"], "scheduler": self.scheduler.state_dict()}
+        info = {"step": self.step, "fingerprint": self.fingerprint, "param_groups": opt["param_groups"], "scheduler": self.scheduler.state_dict()}
         return tensors, info
 
     def save_checkpoint(self, path) -> None:
@@ -131,6 +137,13 @@ class FlowTrainer:
     def load_checkpoint(self, path) -> None:
         """Restore the state written by :meth:`save_checkpoint` (errors name the file and the problem)."""
         tensors, info = read_tensors(path, CHECKPOINT_FORMAT, CHECKPOINT_VERSION)
+        if info.get("fingerprint") != self.fingerprint:
+            saved = info.get("fingerprint") or {}
+            differ = sorted(k for k in set(saved) | set(self.fingerprint) if saved.get(k) != self.fingerprint.get(k))
+            raise SavedFileError(
+                f"{path}: checkpoint belongs to another run (differs in {', '.join(differ)}); "
+                "use another checkpoint_dir or resume=False"
+            )
         try:
             self.net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
             self.ema.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
