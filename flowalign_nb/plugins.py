@@ -91,8 +91,9 @@ class Plugins:
     def _fill(self, kind: str, registry: Registry) -> None:
         """Call each plugin's hook for ``kind`` on its own, so one failure does not stop the rest."""
         caller = getattr(self.pm.hook, HOOK_OF_KIND[kind])
-        # pluggy returns impls last-registered first; register in load order (built-ins first).
-        for impl in reversed(caller.get_hookimpls()):
+        # get_hookimpls() lists plain impls in registration order: built-ins first, so on a name
+        # clash the outside plugin is the one that fails.
+        for impl in caller.get_hookimpls():
             if any(f.plugin == impl.plugin_name for f in self.failures):
                 continue
             registry.begin(impl.plugin_name)
