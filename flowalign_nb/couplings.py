@@ -68,9 +68,15 @@ class Coupling(ABC):
 
 
 def sample_from_plan(plan: torch.Tensor, batch_size: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """Draw ``batch_size`` (row, column) pairs with probability proportional to ``plan``."""
-    flat = torch.multinomial(plan.reshape(-1).to(torch.float64), batch_size, replacement=True, generator=generator)
-    return flat // plan.shape[1], flat % plan.shape[1]
+    """Draw ``batch_size`` (row, column) pairs with probability proportional to ``plan``.
+
+    Rows are drawn from the row marginal, then each row's column from that row of the plan, so no
+    flattened copy of the plan is made and plans of any size can be sampled.
+    """
+    plan = plan.to(torch.float64)
+    rows = torch.multinomial(plan.sum(1), batch_size, replacement=True, generator=generator)
+    cols = torch.multinomial(plan[rows], 1, generator=generator).squeeze(1)
+    return rows, cols
 
 
 class IndependentCoupling(Coupling):
@@ -154,7 +160,13 @@ class PlanCoupling(Coupling):
 
     def plan(self, i_src, i_tgt):
         plan = self.solve(i_src, i_tgt)
-        return plan / plan.sum()
+        total = plan.sum()
+        if not torch.isfinite(total) or total <= 0:
+            raise FloatingPointError(
+                f"{type(self).__name__} produced a plan with total mass {float(total)}; "
+                "increase reg (or reg_m for unbalanced plans)"
+            )
+        return plan / total
 
     def _fit(self):
         self.full_plan_ = None
