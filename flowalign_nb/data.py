@@ -69,7 +69,7 @@ def make_representation(
     coords = {
         "stimulus_id": ("presentation", np.asarray(stimulus_id if stimulus_id is not None else [f"s{i}" for i in range(n)])),
         "neuroid_id": ("neuroid", np.asarray(neuroid_id if neuroid_id is not None else [f"n{j}" for j in range(d)])),
-        "is_labelled": ("presentation", np.zeros(n, bool) if is_labelled is None else np.asarray(is_labelled, bool)),
+        "is_labelled": ("presentation", np.zeros(n, bool) if is_labelled is None else np.asarray(is_labelled)),
     }
     if label is not None:
         coords["label"] = ("presentation", np.asarray(label))
@@ -98,7 +98,7 @@ def as_representation(data: xr.DataArray, time_bin="mean") -> xr.DataArray:
     if "time_bin" in data.dims:
         if time_bin == "mean":
             data = data.mean("time_bin", keep_attrs=True)
-        elif isinstance(time_bin, (int, np.integer)) and -data.sizes["time_bin"] <= time_bin < data.sizes["time_bin"]:
+        elif isinstance(time_bin, (int, np.integer)) and not isinstance(time_bin, bool) and 0 <= time_bin < data.sizes["time_bin"]:
             data = data.isel(time_bin=int(time_bin))
         else:
             raise RepresentationError(
@@ -140,13 +140,13 @@ def validate(rep: xr.DataArray) -> xr.DataArray:
         p, n = np.argwhere(bad)[0]
         raise RepresentationError(
             f"{int(bad.sum())} non-finite value(s) (NaN/inf), first {rep.values[p, n]} at "
-            f"stimulus_id={_stimulus_ids(rep)[p]!r}, neuroid {n}; drop or impute them first"
+            f"stimulus_id={_plain(_stimulus_ids(rep)[p])!r}, neuroid {n}; drop or impute them first"
         )
     ids = _stimulus_ids(rep)
     dup = pd.Index(ids)[pd.Index(ids).duplicated()]
     if len(dup):
         raise RepresentationError(
-            f"duplicate stimulus_id {dup[0]!r} ({len(dup)} duplicate(s)); each presentation needs a "
+            f"duplicate stimulus_id {_plain(dup[0])!r} ({len(dup)} duplicate(s)); each presentation needs a "
             "unique id (average repetitions first)"
         )
     if "is_labelled" in rep.coords:
@@ -159,8 +159,13 @@ def validate(rep: xr.DataArray) -> xr.DataArray:
             missing = pd.isna(rep["label"].values) & mask
             if missing.any():
                 i = int(np.flatnonzero(missing)[0])
-                raise RepresentationError(f"item stimulus_id={ids[i]!r} is_labelled but its label is missing")
+                raise RepresentationError(f"item stimulus_id={_plain(ids[i])!r} is_labelled but its label is missing")
     return rep
+
+
+def _plain(value):
+    """A numpy scalar as the Python value, so messages read 'im2', not np.str_('im2')."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _stimulus_ids(rep: xr.DataArray) -> np.ndarray:
@@ -238,7 +243,7 @@ def mask_labels(rep: xr.DataArray, fraction: float, seed: int = 0) -> xr.DataArr
         members = np.flatnonzero(labels == c)
         k = max(1, int(round(fraction * len(members))))
         mask[rng.choice(members, size=k, replace=False)] = True
-    return rep.assign_coords(is_labelled=("presentation", mask))
+    return rep.copy().assign_coords(is_labelled=("presentation", mask))
 
 
 def train_test_split(rep: xr.DataArray, test_fraction: float = 0.2, seed: int = 0) -> tuple[xr.DataArray, xr.DataArray]:

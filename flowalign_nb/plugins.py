@@ -71,8 +71,9 @@ class Plugins:
         for ep in sorted(entry_points, key=lambda e: e.name):
             self._register(ep.name, ep.load, disabled)
         self.pm.check_pending()
-        for kind, registry in self.registries.items():
-            self._fill(kind, registry)
+        for name, plugin in self.pm.list_name_plugin():
+            if plugin is not None and not any(f.plugin == name for f in self.failures):
+                self._fill(name)
 
     def _fail(self, plugin: str, stage: str, exc: BaseException) -> None:
         error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
@@ -88,21 +89,25 @@ class Plugins:
         except Exception as exc:  # a third-party plugin may raise anything at import
             self._fail(name, "import", exc)
 
-    def _fill(self, kind: str, registry: Registry) -> None:
-        """Call each plugin's hook for ``kind`` on its own, so one failure does not stop the rest."""
-        caller = getattr(self.pm.hook, HOOK_OF_KIND[kind])
-        # get_hookimpls() lists plain impls in registration order: built-ins first, so on a name
-        # clash the outside plugin is the one that fails.
-        for impl in caller.get_hookimpls():
-            if any(f.plugin == impl.plugin_name for f in self.failures):
-                continue
-            registry.begin(impl.plugin_name)
-            try:
-                impl.function(registry=registry)
-            except Exception as exc:
+    def _fill(self, plugin: str) -> None:
+        """Call ``plugin``'s hooks for every kind; keep all its registrations or, if one hook raises, none.
+
+        Plugins are filled in load order (built-ins first), so on a name clash the later plugin fails.
+        """
+        for registry in self.registries.values():
+            registry.begin(plugin)
+        kind = None
+        try:
+            for kind, registry in self.registries.items():
+                for impl in getattr(self.pm.hook, HOOK_OF_KIND[kind]).get_hookimpls():
+                    if impl.plugin_name == plugin:
+                        impl.function(registry=registry)
+        except Exception as exc:  # a third-party hook may raise anything
+            for registry in self.registries.values():
                 registry.rollback()
-                self._fail(impl.plugin_name, f"register:{kind}", exc)
-            else:
+            self._fail(plugin, f"register:{kind}", exc)
+        else:
+            for registry in self.registries.values():
                 registry.commit()
 
     def table(self) -> pd.DataFrame:
@@ -124,7 +129,8 @@ class Plugins:
         ]
         loaded = {r["plugin"] for r in rows}
         rows += [
-            {"kind": "", "name": "", "plugin": name, "description": "(registers nothing yet)", "error": ""}
+            {"kind": "", "name": "", "plugin": name, "error": "",
+             "description": f"(disabled by {DISABLE_ENV})" if self.pm.is_blocked(name) else "(registers nothing yet)"}
             for name, _ in self.pm.list_name_plugin()
             if name not in loaded
         ]
