@@ -22,6 +22,7 @@ from .data import (
     train_test_split,
     validate,
 )
+from .experiments import Task, TaskData, sweep
 from .hookspecs import hookimpl, hookspec
 from .plugins import list_plugins, make
 from .synthetic import make_synthetic_pair
@@ -44,4 +45,7 @@ __all__ = [
     "list_plugins",
     "make",
     "make_synthetic_pair",
+    "sweep",
+    "Task",
+    "TaskData",
 ]

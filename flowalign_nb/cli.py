@@ -21,16 +21,33 @@ def _plugins(args) -> int:
 
 def _demo(args) -> int:
     from .demo import run_demo
+    from .experiments import summarise
 
     seeds = tuple(range(args.seeds))
     print(f"flowalign demo: synthetic 16-d -> 24-d task, 5 classes, {args.fraction:.0%} labelled, "
           f"{args.steps} flow steps, seeds {list(seeds)}", flush=True)
-    table = run_demo(fraction=args.fraction, seeds=seeds, steps=args.steps, progress=not args.quiet)
-    summary = table.groupby("method", sort=False).agg(accuracy=("accuracy", "mean"), std=("accuracy", "std"), seconds=("seconds", "mean"))
+    table = run_demo(fractions=(args.fraction,), seeds=seeds, steps=args.steps, progress=not args.quiet)
+    summary = summarise(table, "accuracy").droplevel("fraction", axis=1)
     if len(seeds) == 1:
         summary = summary.drop(columns="std")
-    print("\nheld-out accuracy (nearest target class mean; end_to_end: logistic regression on labelled source items)")
+    summary["seconds"] = table.groupby("method", sort=False)["seconds"].mean()
+    print("\nheld-out accuracy (nearest target class mean; end_to_end: tuned logistic regression on the labelled source items)")
     print(summary.to_string(float_format=lambda v: f"{v:.3f}"))
+    return 0
+
+
+def _sweep(args) -> int:
+    from pathlib import Path
+
+    from .experiments import summarise, sweep
+
+    table = sweep(args.task, fractions=args.fractions, seeds=args.seeds, methods=args.methods,
+                  flow_options={"steps": args.steps}, progress=not args.quiet)
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out / "sweep.csv", index=False)
+    print(summarise(table).to_string(float_format=lambda v: f"{v:.3f}"))
+    print(f"written {out / 'sweep.csv'}")
     return 0
 
 
@@ -46,6 +63,17 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--steps", type=int, default=800, help="flow training steps (default 800)")
     d.add_argument("--quiet", action="store_true", help="no progress bars")
     d.set_defaults(func=_demo)
+    from .experiments import DEFAULT_FRACTIONS, DEFAULT_METHODS
+
+    w = sub.add_parser("sweep", help="label-fraction x seed x method sweep of a registered task")
+    w.add_argument("task", help="registered task name (see `flowalign plugins --kind task`)")
+    w.add_argument("--fractions", type=float, nargs="+", default=list(DEFAULT_FRACTIONS))
+    w.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    w.add_argument("--methods", nargs="+", default=list(DEFAULT_METHODS), help="'coupling', 'coupling+bridge', ridge, procrustes, end_to_end, ceiling")
+    w.add_argument("--steps", type=int, default=800, help="flow training steps (default 800)")
+    w.add_argument("--output", default="runs/sweep", help="output folder (default runs/sweep)")
+    w.add_argument("--quiet", action="store_true", help="no progress bars")
+    w.set_defaults(func=_sweep)
     return parser
 
 

@@ -24,7 +24,7 @@ from .registry import KINDS, Registry
 
 ENTRY_POINT_GROUP = "flowalign_nb"
 DISABLE_ENV = "FLOWALIGN_DISABLE_PLUGINS"
-BUILTIN_PLUGINS = ("flowalign_nb.couplings", "flowalign_nb.bridges")
+BUILTIN_PLUGINS = ("flowalign_nb.couplings", "flowalign_nb.bridges", "flowalign_nb.synthetic")
 HOOK_OF_KIND = {
     "modality": "flowalign_register_modalities",
     "coupling": "flowalign_register_couplings",

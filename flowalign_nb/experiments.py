@@ -1,0 +1,181 @@
+"""Tasks and label-fraction sweeps: the evaluation protocol of DESIGN.md as code.
+
+A **task** (registered through ``flowalign_register_tasks``) bundles a source space, a target space
+with its frozen downstream model, an end-to-end baseline and a ceiling. :func:`sweep` runs every
+(fraction, seed, method) cell: mask ``fraction`` of the training items as labelled (stratified),
+fit the method, transport the held-out source items and score them with the task's frozen model.
+
+Methods are named ``"<coupling>"`` or ``"<coupling>+<bridge>"`` for flows (any registered names,
+e.g. ``exemplar``, ``ot+prototype``), or one of ``ridge``, ``procrustes``, ``end_to_end`` and
+``ceiling``.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from tqdm.auto import tqdm
+
+from .aligner import FlowAligner
+from .baselines import ProcrustesAligner, RidgeAligner
+from .data import labelled_mask, mask_labels
+from .plugins import get_registry
+
+LINEAR_BASELINES = {"ridge": RidgeAligner, "procrustes": ProcrustesAligner}
+DEFAULT_METHODS = ("exemplar", "ot+prototype", "unbalanced+prototype", "ridge", "procrustes", "independent", "end_to_end", "ceiling")
+DEFAULT_FRACTIONS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
+
+
+@dataclass
+class TaskData:
+    """One seed's split of a task: disjoint source, target and held-out source items.
+
+    Attributes
+    ----------
+    source, target : DataArray
+        Training items of each space, with ground-truth ``label`` coords (masked by the sweep).
+    source_test : DataArray
+        Held-out source items to transport and score.
+    extra : dict
+        Whatever the task's scorers need (e.g. target test items, images).
+    """
+
+    source: xr.DataArray
+    target: xr.DataArray
+    source_test: xr.DataArray
+    extra: dict = field(default_factory=dict)
+
+
+class Task(ABC):
+    """Base class of tasks. Scores are dicts ``{metric: value}``; the first metric is the headline."""
+
+    #: headline metric name, higher is better
+    metric = "accuracy"
+
+    @abstractmethod
+    def load(self, seed: int) -> TaskData:
+        """The split for ``seed``."""
+
+    @abstractmethod
+    def score(self, moved: xr.DataArray, data: TaskData) -> dict:
+        """Score transported held-out source items (target space) with the frozen downstream model."""
+
+    @abstractmethod
+    def end_to_end(self, source: xr.DataArray, data: TaskData) -> dict:
+        """Train the source-side model on the labelled items of ``source`` only and score it on ``data.source_test``."""
+
+    @abstractmethod
+    def ceiling(self, data: TaskData) -> dict:
+        """The downstream model on the target space's own held-out items."""
+
+
+def parse_method(method: str) -> dict:
+    """``"ot+prototype"`` -> ``{"coupling": "ot", "bridge": "prototype"}``; baselines map to themselves.
+
+    Raises
+    ------
+    ValueError
+        Naming the bad method and the valid forms, with the registered couplings and bridges.
+    """
+    if method in LINEAR_BASELINES or method in ("end_to_end", "ceiling"):
+        return {"baseline": method}
+    coupling, _, bridge = method.partition("+")
+    couplings, bridges = get_registry("coupling"), get_registry("bridge")
+    if coupling not in couplings or (bridge and bridge not in bridges):
+        raise ValueError(
+            f"unknown method {method!r}; use 'coupling' or 'coupling+bridge' with couplings "
+            f"{couplings.names()} and bridges {bridges.names()}, or one of "
+            f"{sorted([*LINEAR_BASELINES, 'end_to_end', 'ceiling'])}"
+        )
+    return {"coupling": coupling, "bridge": bridge or None}
+
+
+def run_cell(task: Task, data: TaskData, method: str, fraction: float, seed: int, flow_options: dict | None = None) -> dict:
+    """Fit and score one (method, fraction, seed) cell.
+
+    Labels are masked per space with seeds ``seed`` (source) and ``seed + 1000`` (target), so every
+    method at the same fraction and seed sees the same labelled items.
+
+    Returns
+    -------
+    dict
+        The task's metrics plus ``seconds``.
+    """
+    spec = parse_method(method)
+    start = time.perf_counter()
+    if spec.get("baseline") == "ceiling":
+        scores = task.ceiling(data)
+    else:
+        src = mask_labels(data.source, fraction, seed=seed)
+        if spec.get("baseline") == "end_to_end":
+            scores = task.end_to_end(src, data)
+        else:
+            tgt = mask_labels(data.target, fraction, seed=seed + 1000)
+            if spec.get("baseline") in LINEAR_BASELINES:
+                aligner = LINEAR_BASELINES[spec["baseline"]]()
+            else:
+                aligner = FlowAligner(coupling=spec["coupling"], bridge=spec["bridge"], seed=seed, **(flow_options or {}))
+            scores = task.score(aligner.fit(src, tgt).transform(data.source_test), data)
+    return {**scores, "seconds": time.perf_counter() - start}
+
+
+def sweep(task, fractions=DEFAULT_FRACTIONS, seeds=(0, 1, 2), methods=DEFAULT_METHODS, flow_options=None, progress=True) -> pd.DataFrame:
+    """Run every (seed, fraction, method) cell of a task.
+
+    Parameters
+    ----------
+    task : str or Task
+        A registered task name or a task object.
+    fractions : sequence of float in (0, 1]
+    seeds : sequence of int
+    methods : sequence of str
+        See :func:`parse_method`.
+    flow_options : dict, optional
+        Passed to every :class:`~flowalign_nb.FlowAligner` (e.g. ``{"steps": 800}``).
+    progress : bool
+
+    Returns
+    -------
+    pandas.DataFrame
+        Tidy: one row per cell and metric, columns ``task, method, fraction, seed, metric, value,
+        seconds``. ``ceiling`` rows do not depend on the fraction and are repeated for each.
+    """
+    name = task if isinstance(task, str) else type(task).__name__
+    if isinstance(task, str):
+        task = get_registry("task").get(task).factory()
+    for method in methods:
+        parse_method(method)
+    bad = [f for f in fractions if isinstance(f, bool) or not isinstance(f, (int, float, np.floating)) or not 0 < f <= 1]
+    if bad:
+        raise ValueError(f"fractions {bad} are not allowed; each must be a number in (0, 1]")
+    flow_options = {"progress": False, **(flow_options or {})}
+    rows = []
+    cells = [(seed, fraction, method) for seed in seeds for fraction in fractions for method in methods]
+    with tqdm(total=len(cells), desc=f"sweep {name}", disable=not progress) as bar:
+        for seed in seeds:
+            data = task.load(seed)
+            for fraction in fractions:
+                for method in methods:
+                    result = run_cell(task, data, method, fraction, seed, flow_options)
+                    seconds = result.pop("seconds")
+                    rows += [dict(task=name, method=method, fraction=fraction, seed=seed, metric=metric, value=value, seconds=seconds)
+                             for metric, value in result.items()]
+                    bar.update(1)
+    return pd.DataFrame(rows, columns=["task", "method", "fraction", "seed", "metric", "value", "seconds"])
+
+
+def summarise(table: pd.DataFrame, metric: str | None = None) -> pd.DataFrame:
+    """Mean and std over seeds of one metric: rows ``method``, columns ``(mean|std, fraction)``."""
+    metric = metric or table["metric"].iloc[0]
+    subset = table[table["metric"] == metric]
+    return subset.groupby(["method", "fraction"], sort=False)["value"].agg(["mean", "std"]).unstack("fraction")
+
+
+def labelled_items(rep: xr.DataArray) -> xr.DataArray:
+    """The items of ``rep`` whose labels may be used (``is_labelled``)."""
+    return rep.isel(presentation=np.flatnonzero(labelled_mask(rep)))
