@@ -141,8 +141,9 @@ class PosteriorBridge(Bridge):
         if len(present) == 1:
             p[:, int(present[0])] = 1.0
         else:
-            probe = LogisticRegression(C=self.C, max_iter=2000).fit(lat.x.numpy()[known], y)
-            p[:, probe.classes_] = torch.as_tensor(probe.predict_proba(lat.x.numpy()), dtype=torch.float64)
+            x = lat.x.numpy().astype(np.float64)
+            probe = LogisticRegression(C=self.C, max_iter=2000).fit(x[known], y)
+            p[:, probe.classes_] = torch.as_tensor(probe.predict_proba(x), dtype=torch.float64)
         p[known] = torch.nn.functional.one_hot(lat.labels[known], lat.n_classes).to(torch.float64)
         return p
 

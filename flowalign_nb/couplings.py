@@ -44,6 +44,8 @@ class Coupling(ABC):
 
     def fit(self, src: Latents, tgt: Latents, bridge: Bridge | None = None) -> "Coupling":
         """Prepare to pair ``src`` and ``tgt`` items (``bridge``: a fitted bridge, when one is needed)."""
+        if self.needs_labels and src.classes != tgt.classes:
+            raise ValueError(f"source classes {src.classes} differ from target classes {tgt.classes}")
         if self.needs_bridge and bridge is None:
             from .plugins import get_registry
 

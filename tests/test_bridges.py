@@ -228,8 +228,7 @@ def test_posterior_raw_cost_is_jensen_shannon(posterior_bridge):
     i_src, i_tgt = everything(src), everything(tgt)
     raw = bridge._raw_cost(i_src, i_tgt).double().numpy()
     p, q = bridge.p_src_.numpy(), bridge.p_tgt_.numpy()
-    # scipy's JS distance (natural log) squared is the JS divergence; scipy renormalises p and q,
-    # whose rows sum to 1 only within float32 precision (see the xfail test below), hence 1e-6
+    # scipy's JS distance (natural log) squared is the JS divergence
     expected = np.stack([jensenshannon(np.broadcast_to(p[i], q.shape), q, axis=1) ** 2 for i in range(len(p))])
     np.testing.assert_allclose(raw, expected, rtol=0, atol=1e-6)
     # on the stored p, q exactly: H((p + q) / 2) - (H(p) + H(q)) / 2
@@ -247,11 +246,6 @@ def test_posterior_raw_cost_is_jensen_shannon(posterior_bridge):
     np.testing.assert_allclose(raw[both & ~same], math.log(2), rtol=0, atol=1e-12)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="library bug: PosteriorBridge fits/evaluates the probe on float32 x, so predict_proba is float32 "
-    "and posterior rows sum to 1 only within ~1e-7 (fix: cast x to float64 in _posterior)",
-)
 def test_posterior_rows_are_exact_distributions(posterior_bridge):
     bridge, src, tgt = posterior_bridge
     for p in (bridge.p_src_, bridge.p_tgt_):

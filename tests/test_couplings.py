@@ -13,7 +13,8 @@ from scipy import stats
 from torch.profiler import ProfilerActivity, profile
 
 import flowalign_nb as fa
-from flowalign_nb.couplings import intra_cost
+from flowalign_nb.bridges import Bridge
+from flowalign_nb.couplings import intra_cost, sample_from_plan
 from flowalign_nb.data import Latents
 
 BUILTIN_BRIDGES = ("euclidean", "linear", "posterior", "prototype")
@@ -468,8 +469,47 @@ def test_unbalanced_loses_mass_and_plan_is_normalised(same_space):
     assert float(loose.solve(i_src, i_tgt).sum()) == pytest.approx(1.0, abs=0.02)
 
 
+class NanBridge(Bridge):
+    """A bridge whose cost is NaN everywhere, so no solver can produce a plan with mass."""
+
+    needs_labels = False
+
+    def _raw_cost(self, i_src, i_tgt):
+        return torch.full((len(i_src), len(i_tgt)), float("nan"), dtype=torch.float64)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("name", ["ot", "sinkhorn", "unbalanced"])
+def test_plan_without_mass_raises(name):
+    rng = np.random.default_rng(9)
+    src, tgt = Latents.from_arrays(rng.standard_normal((20, 3))), Latents.from_arrays(rng.standard_normal((25, 3)))
+    bridge = NanBridge().fit(src, tgt)
+    with pytest.raises(FloatingPointError, match="total mass"):
+        fa.make("coupling", name).fit(src, tgt, bridge=bridge)
+
+
+def test_sample_from_plan_follows_the_plan():
+    plan = torch.tensor([[0.10, 0.00, 0.20, 0.05], [0.00, 0.30, 0.00, 0.00], [0.05, 0.05, 0.00, 0.25]], dtype=torch.float64)
+    rows, cols = sample_from_plan(plan, 40_000, torch.Generator().manual_seed(10))
+    assert rows.shape == cols.shape == (40_000,)
+    counts = torch.zeros(3, 4, dtype=torch.float64).index_put_((rows, cols), torch.ones(40_000, dtype=torch.float64), accumulate=True)
+    assert (counts[plan == 0] == 0).all()
+    observed, expected = counts[plan > 0].numpy(), 40_000 * plan[plan > 0].numpy()
+    assert stats.chisquare(observed, expected).pvalue > 1e-3
+    # an unnormalised float32 plan gives the same distribution
+    rows2, cols2 = sample_from_plan((plan * 7).float(), 40_000, torch.Generator().manual_seed(10))
+    assert (plan[rows2, cols2] > 0).all()
+
+
 def test_unknown_coupling_and_option_errors():
     with pytest.raises(KeyError, match="exemplar"):
         fa.make("coupling", "no_such_coupling")
     with pytest.raises(ValueError, match="bogus"):
         fa.make("coupling", "ot", bogus=1)
+
+
+def test_label_aware_coupling_rejects_different_class_lists():
+    src = Latents.from_arrays(np.zeros((4, 2)), [0, 1, 2, 0])
+    tgt = Latents.from_arrays(np.zeros((4, 2)), [0, 1, 1, 0])
+    with pytest.raises(ValueError, match=r"source classes \[0, 1, 2\] differ from target classes \[0, 1\]"):
+        fa.make("coupling", "exemplar").fit(src, tgt)
