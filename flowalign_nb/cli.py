@@ -37,17 +37,14 @@ def _demo(args) -> int:
 
 
 def _sweep(args) -> int:
-    from pathlib import Path
-
     from .experiments import summarise, sweep
+    from .results import save_sweep
 
     table = sweep(args.task, fractions=args.fractions, seeds=args.seeds, methods=args.methods,
                   flow_options={"steps": args.steps}, progress=not args.quiet)
-    out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out / "sweep.csv", index=False)
+    paths = save_sweep(table, args.output)
     print(summarise(table).to_string(float_format=lambda v: f"{v:.3f}"))
-    print(f"written {out / 'sweep.csv'}")
+    print("written", paths["csv"], paths["netcdf"], *paths["figures"])
     return 0
 
 

@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+import xarray as xr
 
 import flowalign_nb as fa
 from flowalign_nb.cli import main
@@ -67,4 +68,9 @@ def test_sweep_command_writes_the_table(tmp_path, capsys):
                  "--quiet", "--output", str(tmp_path)]) == 0
     table = pd.read_csv(tmp_path / "sweep.csv")
     assert set(table["method"]) == {"ridge", "ceiling"}
+    cube = xr.open_dataset(tmp_path / "sweep.nc")
+    assert cube["value"].sel({"metric": "accuracy", "method": "ridge", "fraction": 0.1, "seed": 0}) == pytest.approx(
+        table.query("method == 'ridge'")["value"].item())
+    cube.close()
+    assert (tmp_path / "sweep.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "written" in capsys.readouterr().out
