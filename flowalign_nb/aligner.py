@@ -18,10 +18,11 @@ from sklearn.base import BaseEstimator
 from .data import DIMS, Latents, RepresentationError, check_pair, to_latents, validate
 from .flow import FlowTrainer, VelocityField, integrate
 from .plugins import get_registry, make
-from .safeio import SavedFileError, read_json, read_tensors, write_json, write_tensors
+from .safeio import SavedFileError, atomic_folder, read_json, read_tensors, recover_folder, write_json, write_tensors
 
 DIM_HANDLING = ("pad", "conditional")
 ALIGNER_FORMAT, ALIGNER_VERSION = "flowalign_nb.aligner", 1
+ALIGNER_FILES = ("aligner.json", "weights.safetensors")
 
 
 def resolve_device(device) -> torch.device:
@@ -307,19 +308,20 @@ class FlowAligner(BaseAligner):
         for name in ("source_mean_", "source_scale_", "target_mean_", "target_scale_", "history_"):
             tensors[name] = torch.as_tensor(np.asarray(getattr(self, name)))
         header = {"format": ALIGNER_FORMAT, "version": ALIGNER_VERSION}
-        write_tensors(path / "weights.safetensors", tensors, header)
-        write_json(path / "aligner.json", {
-            **header, "params": params, "classes": _jsonable({"c": list(self.classes_)})["c"],
-            "net_dim": self.net_dim_, "n_features_in": self.n_features_in_, "n_features_out": self.n_features_out_,
-            "target_neuroid_coords": self.target_neuroid_coords_, "target_attrs": self.target_attrs_,
-            "source_attrs": self.source_attrs_,
-        })
+        with atomic_folder(path, ALIGNER_FILES) as tmp:
+            write_tensors(tmp / "weights.safetensors", tensors, header)
+            write_json(tmp / "aligner.json", {
+                **header, "params": params, "classes": _jsonable({"c": list(self.classes_)})["c"],
+                "net_dim": self.net_dim_, "n_features_in": self.n_features_in_, "n_features_out": self.n_features_out_,
+                "target_neuroid_coords": self.target_neuroid_coords_, "target_attrs": self.target_attrs_,
+                "source_attrs": self.source_attrs_,
+            })
         return path
 
     @classmethod
     def load(cls, path, device=None) -> "FlowAligner":
         """Load an aligner saved by :meth:`save` (transport only; the coupling is not restored)."""
-        path = Path(path)
+        path = recover_folder(path)
         info = read_json(path / "aligner.json", ALIGNER_FORMAT, ALIGNER_VERSION)
         tensors, _ = read_tensors(path / "weights.safetensors", ALIGNER_FORMAT, ALIGNER_VERSION)
         try:

@@ -34,6 +34,7 @@ import torch
 from .bridges import Bridge
 from .data import Latents
 from .hookspecs import hookimpl
+from .resources import check_memory
 
 
 class Coupling(ABC):
@@ -151,10 +152,16 @@ class PlanCoupling(Coupling):
     """
 
     default_full_plan_max = 2048
+    #: float64 arrays of the plan's size alive while solving (cost, plan, solver temporaries)
+    plan_copies = 4
 
     def __init__(self, batch_size: int = 512, full_plan_max: int | None = None):
-        self.batch_size = batch_size
-        self.full_plan_max = self.default_full_plan_max if full_plan_max is None else full_plan_max
+        self.batch_size = _positive_int("batch_size", batch_size)
+        self.full_plan_max = _positive_int("full_plan_max", self.default_full_plan_max if full_plan_max is None else full_plan_max)
+
+    def plan_bytes(self, n_src: int, n_tgt: int) -> float:
+        """Estimated peak memory of one plan among ``n_src`` x ``n_tgt`` items."""
+        return self.plan_copies * 8.0 * n_src * n_tgt
 
     @abstractmethod
     def solve(self, i_src: torch.Tensor, i_tgt: torch.Tensor) -> torch.Tensor:
@@ -172,8 +179,20 @@ class PlanCoupling(Coupling):
 
     def _fit(self):
         self.full_plan_ = None
+        name = type(self).__name__
         if max(self.src_.n, self.tgt_.n) <= self.full_plan_max:
+            check_memory(self.plan_bytes(self.src_.n, self.tgt_.n), f"{name}: a full plan of {self.src_.n} x {self.tgt_.n} items",
+                         "lower full_plan_max to use minibatch plans")
             self.full_plan_ = self.plan(torch.arange(self.src_.n), torch.arange(self.tgt_.n))
+            return
+        smaller = min(self.src_.n, self.tgt_.n)
+        if self.batch_size > smaller:
+            raise ValueError(
+                f"{name}: batch_size={self.batch_size} exceeds the {smaller} items of the smaller space; "
+                f"use batch_size <= {smaller}, or full_plan_max >= {max(self.src_.n, self.tgt_.n)} for one full plan"
+            )
+        check_memory(self.plan_bytes(self.batch_size, self.batch_size), f"{name}: minibatch plans of {self.batch_size} x {self.batch_size}",
+                     "lower batch_size")
 
     def sample(self, batch_size, generator):
         if self.full_plan_ is not None:
@@ -182,6 +201,18 @@ class PlanCoupling(Coupling):
         i_tgt = torch.randint(self.tgt_.n, (self.batch_size,), generator=generator)
         rows, cols = sample_from_plan(self.plan(i_src, i_tgt), batch_size, generator)
         return i_src[rows], i_tgt[cols]
+
+
+def _positive(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(f"{name}={value!r} is not allowed; it must be a number > 0")
+    return float(value)
+
+
+def _positive_int(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name}={value!r} is not allowed; it must be an integer >= 1")
+    return value
 
 
 def uniform(n: int) -> torch.Tensor:
@@ -202,7 +233,7 @@ class ExactOTCoupling(PlanCoupling):
 
     def __init__(self, batch_size: int = 512, full_plan_max: int | None = None, num_iter_max: int = 10_000_000):
         super().__init__(batch_size, full_plan_max)
-        self.num_iter_max = num_iter_max
+        self.num_iter_max = _positive_int("num_iter_max", num_iter_max)
 
     def solve(self, i_src, i_tgt):
         cost = self.bridge_.cost(i_src, i_tgt)
@@ -225,7 +256,11 @@ class SinkhornCoupling(PlanCoupling):
 
     def __init__(self, reg: float = 0.05, method: str = "sinkhorn", batch_size: int = 512, full_plan_max: int | None = None, num_iter_max: int = 1000):
         super().__init__(batch_size, full_plan_max)
-        self.reg, self.method, self.num_iter_max = reg, method, num_iter_max
+        methods = ("sinkhorn", "sinkhorn_log", "sinkhorn_stabilized", "greenkhorn")
+        if method not in methods:
+            raise ValueError(f"method={method!r} is not allowed; choose one of {methods}")
+        self.reg, self.method = _positive("reg", reg), method
+        self.num_iter_max = _positive_int("num_iter_max", num_iter_max)
 
     def solve(self, i_src, i_tgt):
         cost = self.bridge_.cost(i_src, i_tgt)
@@ -251,7 +286,8 @@ class UnbalancedCoupling(PlanCoupling):
 
     def __init__(self, reg: float = 0.05, reg_m: float = 1.0, batch_size: int = 512, full_plan_max: int | None = None, num_iter_max: int = 1000):
         super().__init__(batch_size, full_plan_max)
-        self.reg, self.reg_m, self.num_iter_max = reg, reg_m, num_iter_max
+        self.reg, self.reg_m = _positive("reg", reg), _positive("reg_m", reg_m)
+        self.num_iter_max = _positive_int("num_iter_max", num_iter_max)
 
     def solve(self, i_src, i_tgt):
         cost = self.bridge_.cost(i_src, i_tgt)
@@ -283,9 +319,14 @@ class GromovWassersteinCoupling(PlanCoupling):
     """
 
     default_full_plan_max = 512
+    plan_copies = 8  # two intra-space cost matrices, the plan, its gradient and the line search
 
     def __init__(self, epsilon: float = 0.0, alpha: float = 0.5, batch_size: int = 256, full_plan_max: int | None = None):
         super().__init__(batch_size, full_plan_max)
+        if not (isinstance(epsilon, (int, float)) and epsilon >= 0):
+            raise ValueError(f"epsilon={epsilon!r} is not allowed; it must be a number >= 0 (0: non-entropic GW)")
+        if not (isinstance(alpha, (int, float)) and 0 <= alpha <= 1):
+            raise ValueError(f"alpha={alpha!r} is not allowed; it must be in [0, 1]")
         self.epsilon, self.alpha = epsilon, alpha
 
     def solve(self, i_src, i_tgt):

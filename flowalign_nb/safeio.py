@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
+import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -102,3 +105,55 @@ def read_tensors(path, kind: str, version: int) -> tuple[dict[str, torch.Tensor]
         raise SavedFileError(f"{path}: no flowalign_nb header in the file's metadata") from None
     _check_format(path, header, kind, version)
     return tensors, header
+
+
+@contextmanager
+def atomic_folder(path, owned_files: tuple[str, ...]):
+    """Write a folder atomically: yield a temporary sibling folder, then swap it into place.
+
+    The previous folder stays intact until the new one is complete: an exception (a full disk, an
+    interrupt) while writing removes the temporary folder and leaves the old one as it was. The old
+    folder is replaced only if it holds nothing but ``owned_files``, so a user's other files are never
+    deleted.
+
+    Parameters
+    ----------
+    path : path
+    owned_files : tuple of str
+        The file names this writer produces.
+    """
+    path = Path(path)
+    if path.exists():
+        if not path.is_dir():
+            raise FileExistsError(f"{path} exists and is not a folder; choose another path")
+        foreign = sorted(p.name for p in path.iterdir() if p.name not in owned_files)
+        if foreign:
+            raise FileExistsError(
+                f"{path} holds other files ({', '.join(foreign[:5])}); save into a new or empty folder "
+                "so nothing there is overwritten"
+            )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        yield tmp
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise OSError(f"could not save {path}: {exc}; the previous version, if any, is unchanged") from exc
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old = path.with_name(f".{path.name}.old-{uuid.uuid4().hex[:8]}")
+    if path.exists():
+        os.rename(path, old)
+    os.rename(tmp, path)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def recover_folder(path) -> Path:
+    """If a crash fell between the two renames of :func:`atomic_folder`, put the old folder back."""
+    path = Path(path)
+    if not path.exists():
+        leftovers = sorted(path.parent.glob(f".{path.name}.old-*"))
+        if leftovers:
+            os.rename(leftovers[-1], path)
+    return path

@@ -417,7 +417,7 @@ def test_minibatch_when_large(same_space, name):
 def test_full_plan_threshold_is_inclusive(same_space):
     src, tgt, bridge = same_space  # 100 source, 120 target items
     at = fa.make("coupling", "ot", full_plan_max=120).fit(src, tgt, bridge=bridge)
-    below = fa.make("coupling", "ot", full_plan_max=119).fit(src, tgt, bridge=bridge)
+    below = fa.make("coupling", "ot", full_plan_max=119, batch_size=64).fit(src, tgt, bridge=bridge)
     assert at.full_plan_ is not None and below.full_plan_ is None
 
 
