@@ -34,6 +34,10 @@ HOOK_OF_KIND = {
 }
 
 
+class PluginError(RuntimeError):
+    """A plugin's factory raised; the message names the plugin, the kind and the name."""
+
+
 class PluginWarning(UserWarning):
     """A plugin could not be loaded or could not register; the others are unaffected."""
 
@@ -174,7 +178,12 @@ def make(kind: str, name: str, **options):
             f"{kind} {name!r} got unknown option(s) {', '.join(unknown)}; "
             f"accepted: {', '.join(sorted(accepted)) or 'none'}"
         )
-    return entry.factory(**options)
+    if entry.plugin in BUILTIN_PLUGINS:
+        return entry.factory(**options)  # our own errors are already specific
+    try:
+        return entry.factory(**options)
+    except Exception as exc:  # a third-party factory may raise anything
+        raise PluginError(f"plugin {entry.plugin!r}: {kind} {name!r} failed to build: {type(exc).__name__}: {exc}") from exc
 
 
 def list_plugins() -> pd.DataFrame:

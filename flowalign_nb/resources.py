@@ -33,6 +33,15 @@ def check_memory(estimate_bytes: float, what: str, advice: str) -> None:
     limit = memory_limit()
     if estimate_bytes > limit:
         raise ResourceLimitError(
-            f"{what} needs about {estimate_bytes / 2**30:.1f} GiB, over the limit of {limit / 2**30:.1f} GiB "
+            f"{what} needs about {format_bytes(estimate_bytes)}, over the limit of {format_bytes(limit)} "
             f"({MEMORY_LIMIT_ENV}); {advice}"
         )
+
+
+def format_bytes(n: float) -> str:
+    """``1536`` -> ``"1.5 KiB"``."""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024:
+            return f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"

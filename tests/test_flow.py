@@ -55,22 +55,26 @@ def test_trained_flow_learns_a_constant_translation():
     assert (moved - z0 - 3.0).abs().mean() < 0.2
 
 
-def test_interrupted_run_keeps_its_checkpoint_and_resumes_bitwise(tmp_path):
+@pytest.mark.parametrize("stop_at", [1, 20, 21, 46, 60])
+def test_interrupted_run_keeps_its_checkpoint_and_resumes_bitwise(tmp_path, stop_at):
     reference = trainer(tmp_path / "ref").run(make_batches())
     draw = make_batches()
     calls = {"n": 0}
 
     def interrupting(generator):
         calls["n"] += 1
-        if calls["n"] == 46:  # the notebook's stop button, mid-run, after the checkpoint at step 40
+        if calls["n"] == stop_at:  # the notebook's stop button, while drawing batch number stop_at
             raise KeyboardInterrupt
         return draw(generator)
 
     with pytest.raises(KeyboardInterrupt):
         trainer(tmp_path / "run").run(interrupting)
-    interrupted = trainer(tmp_path / "other")
-    interrupted.load_checkpoint(tmp_path / "run" / "checkpoint.safetensors")
-    assert interrupted.step == 40
+    last_checkpoint = 20 * ((stop_at - 1) // 20)
+    assert (tmp_path / "run" / "checkpoint.safetensors").exists() == (last_checkpoint > 0)
+    if last_checkpoint:
+        interrupted = trainer(tmp_path / "other")
+        interrupted.load_checkpoint(tmp_path / "run" / "checkpoint.safetensors")
+        assert interrupted.step == last_checkpoint
     resumed = trainer(tmp_path / "run").run(make_batches(), resume=True)
     assert resumed.step == 60
     for a, b in zip(reference.net.state_dict().values(), resumed.net.state_dict().values()):
