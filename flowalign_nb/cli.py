@@ -40,12 +40,31 @@ def _sweep(args) -> int:
     from .experiments import summarise, sweep
     from .results import save_sweep
 
-    table = sweep(args.task, fractions=args.fractions, seeds=args.seeds, methods=args.methods,
-                  flow_options={"steps": args.steps}, progress=not args.quiet)
+    client = _dask_client(args.scheduler, args.workers)
+    try:
+        table = sweep(args.task, fractions=args.fractions, seeds=args.seeds, methods=args.methods,
+                      flow_options={"steps": args.steps}, progress=not args.quiet, client=client, run_dir=args.output)
+    finally:
+        if client is not None:
+            client.close()
+    failed = table[table["error"] != ""]
+    for _, row in failed.iterrows():
+        print(f"cell {row['method']} fraction={row['fraction']} seed={row['seed']} failed: {row['error']}")
     paths = save_sweep(table, args.output)
     print(summarise(table).to_string(float_format=lambda v: f"{v:.3f}"))
     print("written", paths["csv"], paths["netcdf"], *paths["figures"])
     return 0
+
+
+def _dask_client(scheduler: str | None, workers: int):
+    """``None``: in-process; ``"local"``: a LocalCluster of ``workers`` processes; else a scheduler address."""
+    if scheduler is None:
+        return None
+    from distributed import Client, LocalCluster
+
+    if scheduler == "local":
+        return Client(LocalCluster(n_workers=workers, threads_per_worker=1, processes=True))
+    return Client(scheduler)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,7 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     w.add_argument("--methods", nargs="+", default=list(DEFAULT_METHODS), help="'coupling', 'coupling+bridge', ridge, procrustes, end_to_end, ceiling")
     w.add_argument("--steps", type=int, default=800, help="flow training steps (default 800)")
-    w.add_argument("--output", default="runs/sweep", help="output folder (default runs/sweep)")
+    w.add_argument("--output", default="runs/sweep", help="run folder; finished cells there are skipped (default runs/sweep)")
+    w.add_argument("--scheduler", help="run cells on Dask: 'local' (a LocalCluster) or a scheduler address, e.g. tcp://host:8786")
+    w.add_argument("--workers", type=int, default=2, help="worker processes of a local cluster (default 2)")
     w.add_argument("--quiet", action="store_true", help="no progress bars")
     w.set_defaults(func=_sweep)
     return parser

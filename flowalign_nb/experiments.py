@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from .aligner import FlowAligner
 from .baselines import ProcrustesAligner, RidgeAligner
+from .cellstore import CellStore, cell_key
 from .data import labelled_mask, mask_labels
 from .plugins import get_registry
 
@@ -124,8 +125,30 @@ def run_cell(task: Task, data: TaskData, method: str, fraction: float, seed: int
     return {**scores, "seconds": time.perf_counter() - start}
 
 
-def sweep(task, fractions=DEFAULT_FRACTIONS, seeds=(0, 1, 2), methods=DEFAULT_METHODS, flow_options=None, progress=True) -> pd.DataFrame:
-    """Run every (seed, fraction, method) cell of a task.
+COLUMNS = ["task", "method", "fraction", "seed", "metric", "value", "seconds", "error"]
+
+
+def cell_rows(task, name: str, data: TaskData, method: str, fraction: float, seed: int, flow_options: dict) -> list[dict]:
+    """Tidy rows of one cell; a cell that raises becomes one row with the error and no value."""
+    base = dict(task=name, method=method, fraction=fraction, seed=seed)
+    try:
+        result = run_cell(task, data, method, fraction, seed, flow_options)
+    except Exception as exc:  # one failing cell must not stop the sweep
+        return [dict(base, metric=task.metric, value=float("nan"), seconds=float("nan"), error=f"{type(exc).__name__}: {exc}")]
+    seconds = result.pop("seconds")
+    return [dict(base, metric=metric, value=float(value), seconds=seconds, error="") for metric, value in result.items()]
+
+
+def _remote_cell(task, name, seed, fraction, method, flow_options):
+    """Run one cell on a Dask worker (on that worker's device: CUDA when it has one)."""
+    if isinstance(task, str):
+        task = get_registry("task").get(task).factory()
+    return cell_rows(task, name, task.load(seed), method, fraction, seed, flow_options)
+
+
+def sweep(task, fractions=DEFAULT_FRACTIONS, seeds=(0, 1, 2), methods=DEFAULT_METHODS, flow_options=None,
+          progress=True, client=None, run_dir=None) -> pd.DataFrame:
+    """Run every (seed, fraction, method) cell of a task, in-process or on Dask, resumably.
 
     Parameters
     ----------
@@ -138,35 +161,53 @@ def sweep(task, fractions=DEFAULT_FRACTIONS, seeds=(0, 1, 2), methods=DEFAULT_ME
     flow_options : dict, optional
         Passed to every :class:`~flowalign_nb.FlowAligner` (e.g. ``{"steps": 800}``).
     progress : bool
+    client : dask.distributed.Client, optional
+        Submit each cell as a Dask task (each lands on a worker and uses its device); without one,
+        cells run in this process.
+    run_dir : path, optional
+        Write each finished cell there as it completes and skip cells already there (resume).
 
     Returns
     -------
     pandas.DataFrame
-        Tidy: one row per cell and metric, columns ``task, method, fraction, seed, metric, value,
-        seconds``. ``ceiling`` rows do not depend on the fraction and are repeated for each.
+        Tidy, in (seed, fraction, method) order: one row per cell and metric, columns ``task, method,
+        fraction, seed, metric, value, seconds, error``. A cell that raised has one row with its
+        ``error`` and a NaN value. ``ceiling`` rows do not depend on the fraction and are repeated.
     """
     name = task if isinstance(task, str) else type(task).__name__
-    if isinstance(task, str):
-        task = get_registry("task").get(task).factory()
+    task_object = get_registry("task").get(task).factory() if isinstance(task, str) else task
     for method in methods:
         parse_method(method)
     bad = [f for f in fractions if isinstance(f, bool) or not isinstance(f, (int, float, np.floating)) or not 0 < f <= 1]
     if bad:
         raise ValueError(f"fractions {bad} are not allowed; each must be a number in (0, 1]")
     flow_options = {"progress": False, **(flow_options or {})}
-    rows = []
-    cells = [(seed, fraction, method) for seed in seeds for fraction in fractions for method in methods]
-    with tqdm(total=len(cells), desc=f"sweep {name}", disable=not progress) as bar:
-        for seed in seeds:
-            data = task.load(seed)
-            for fraction in fractions:
-                for method in methods:
-                    result = run_cell(task, data, method, fraction, seed, flow_options)
-                    seconds = result.pop("seconds")
-                    rows += [dict(task=name, method=method, fraction=fraction, seed=seed, metric=metric, value=value, seconds=seconds)
-                             for metric, value in result.items()]
-                    bar.update(1)
-    return pd.DataFrame(rows, columns=["task", "method", "fraction", "seed", "metric", "value", "seconds"])
+    cells = {cell_key(seed, fraction, method): (seed, fraction, method) for seed in seeds for fraction in fractions for method in methods}
+    store = None if run_dir is None else CellStore(run_dir, {"task": name, "flow_options": flow_options})
+    results = {} if store is None else {k: v for k, v in store.finished().items() if k in cells}
+    todo = [key for key in cells if key not in results]
+
+    def finish(key, rows):
+        results[key] = rows
+        if store is not None:
+            store.write(key, rows)
+        bar.update(1)
+
+    with tqdm(total=len(cells), initial=len(results), desc=f"sweep {name}", disable=not progress) as bar:
+        if client is None:
+            loaded: dict[int, TaskData] = {}
+            for key in todo:
+                seed, fraction, method = cells[key]
+                if seed not in loaded:
+                    loaded = {seed: task_object.load(seed)}
+                finish(key, cell_rows(task_object, name, loaded[seed], method, fraction, seed, flow_options))
+        else:
+            from distributed import as_completed
+
+            futures = {client.submit(_remote_cell, task, name, *cells[key], flow_options, pure=False): key for key in todo}
+            for future in as_completed(futures):
+                finish(futures[future], future.result())
+    return pd.DataFrame([row for key in cells for row in results[key]], columns=COLUMNS)
 
 
 def summarise(table: pd.DataFrame, metric: str | None = None) -> pd.DataFrame:

@@ -8,6 +8,7 @@ import xarray as xr
 import flowalign_nb as fa
 from flowalign_nb.cli import main
 from flowalign_nb.experiments import parse_method, run_cell, summarise
+from flowalign_nb.safeio import SavedFileError
 from flowalign_nb.synthetic import SyntheticTask
 
 SMALL = dict(n_train=300, n_test=100)
@@ -17,7 +18,8 @@ def test_sweep_table_is_tidy_and_complete():
     table = fa.sweep(SyntheticTask(**SMALL), fractions=[0.05, 0.5], seeds=[0, 1],
                      methods=["exemplar", "ot+prototype", "ridge", "end_to_end", "ceiling"],
                      flow_options={"steps": 40}, progress=False)
-    assert list(table.columns) == ["task", "method", "fraction", "seed", "metric", "value", "seconds"]
+    assert list(table.columns) == ["task", "method", "fraction", "seed", "metric", "value", "seconds", "error"]
+    assert (table["error"] == "").all()
     assert len(table) == 2 * 2 * 5
     assert set(table["metric"]) == {"accuracy"}
     assert table["value"].between(0, 1).all()
@@ -74,3 +76,57 @@ def test_sweep_command_writes_the_table(tmp_path, capsys):
     cube.close()
     assert (tmp_path / "sweep.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "written" in capsys.readouterr().out
+
+
+def test_sweep_on_a_two_worker_local_cluster_gives_the_same_table():
+    from distributed import Client, LocalCluster
+
+    options = dict(fractions=[0.05, 0.5], seeds=[0], methods=["exemplar", "ridge", "end_to_end"],
+                   flow_options={"steps": 30}, progress=False)
+    local = fa.sweep(SyntheticTask(**SMALL), **options)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, Client(cluster) as client:
+        assert len(client.scheduler_info()["workers"]) == 2
+        distributed = fa.sweep(SyntheticTask(**SMALL), client=client, **options)
+    columns = ["task", "method", "fraction", "seed", "metric", "value", "error"]
+    pd.testing.assert_frame_equal(local[columns], distributed[columns])
+
+
+class FailingTask(SyntheticTask):
+    def score(self, moved, data):
+        if moved.attrs["aligner"] == "RidgeAligner":
+            raise RuntimeError("frozen head exploded")
+        return super().score(moved, data)
+
+
+def test_a_failing_cell_is_recorded_and_the_others_finish():
+    table = fa.sweep(FailingTask(**SMALL), fractions=[0.1], seeds=[0], methods=["ridge", "procrustes", "ceiling"], progress=False)
+    assert list(table["method"]) == ["ridge", "procrustes", "ceiling"]
+    failed = table.set_index("method").loc["ridge"]
+    assert failed["error"] == "RuntimeError: frozen head exploded" and np.isnan(failed["value"])
+    assert (table.set_index("method").loc[["procrustes", "ceiling"], "error"] == "").all()
+
+
+def test_an_interrupted_sweep_resumes_with_only_the_missing_cells(tmp_path, monkeypatch):
+    import flowalign_nb.experiments as experiments
+
+    options = dict(fractions=[0.1, 0.5], seeds=[0, 1], methods=["ridge", "procrustes"], progress=False, run_dir=tmp_path)
+    real, calls = experiments.run_cell, []
+
+    def killed_after_three(*args, **kwargs):
+        calls.append(args[2:5])
+        if len(calls) == 4:
+            raise KeyboardInterrupt  # the kernel's stop button, mid-sweep
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(experiments, "run_cell", killed_after_three)
+    with pytest.raises(KeyboardInterrupt):
+        fa.sweep(SyntheticTask(**SMALL), **options)
+    assert len(list((tmp_path / "cells").glob("*.json"))) == 3
+    calls.clear()
+    monkeypatch.setattr(experiments, "run_cell", lambda *a, **k: (calls.append(a[2:5]), real(*a, **k))[1])
+    resumed = fa.sweep(SyntheticTask(**SMALL), **options)
+    assert len(calls) == 8 - 3
+    fresh = fa.sweep(SyntheticTask(**SMALL), **{**options, "run_dir": None})
+    pd.testing.assert_frame_equal(resumed.drop(columns="seconds"), fresh.drop(columns="seconds"))
+    with pytest.raises(SavedFileError, match="holds another sweep"):
+        fa.sweep(SyntheticTask(**SMALL), **{**options, "flow_options": {"steps": 5}})
