@@ -72,6 +72,26 @@ def flowalign_register_bridges(registry):
 def flowalign_register_analyses(registry):
     """Register analyses that compare representations (RSA, decoding, predictivity, ...).
 
+    An analysis factory is called as ``factory(**options)`` (keyword options with defaults, read
+    from its signature by widgets and :func:`flowalign_nb.make`; check them here and raise
+    ``ValueError`` naming a bad value) and returns a callable ``analysis(a, b) -> pandas.DataFrame``:
+
+    - ``a``: the representation under study, an ``xarray.DataArray`` with dims
+      ``("presentation", "neuroid")``: the source before alignment, the transported source after;
+    - ``b``: the reference (the target space), a representation or a list of them (repetitions
+      or subjects) for analyses that use several;
+    - the result: tidy rows, at least the columns ``metric`` (str) and ``value`` (float, higher
+      means more alike or more accurate), optionally ``ci_low``, ``ci_high``, ``ci_level``,
+      ``noise_ceiling_lower``, ``noise_ceiling_upper`` and ``chance`` (drawn by the figures) and
+      any descriptive columns;
+    - an analysis that cannot run on a pair (for example they share no stimuli) raises
+      :class:`flowalign_nb.analysis.inputs.NotApplicableError`; :func:`flowalign_nb.compare` then
+      notes and skips it unless it was asked for by name.
+
+    :func:`flowalign_nb.compare` runs every registered analysis on ``(source, target)`` and
+    ``(moved, target)``. The built-ins (``rsa``, ``decoding``, ``transfer_decoding``,
+    ``predictivity``) are registered the same way, in :mod:`flowalign_nb.analysis.hooks`.
+
     Parameters
     ----------
     registry : flowalign_nb.registry.Registry

@@ -1,6 +1,6 @@
 """The plugin manager: built-in plugins, entry-point plugins, fault isolation.
 
-Built-in plugins (:mod:`flowalign_nb.couplings`, :mod:`flowalign_nb.bridges`) load first, then every
+Built-in plugins (:data:`BUILTIN_PLUGINS`: couplings, bridges, the synthetic task, analyses) load first, then every
 entry point of the group ``flowalign_nb`` in name order. A plugin that fails to import or whose hook
 raises is recorded with its error (``flowalign plugins`` shows it, a warning is issued) and the
 others still load. ``FLOWALIGN_DISABLE_PLUGINS=name1,name2`` blocks plugins by name.
@@ -24,7 +24,7 @@ from .registry import KINDS, Registry
 
 ENTRY_POINT_GROUP = "flowalign_nb"
 DISABLE_ENV = "FLOWALIGN_DISABLE_PLUGINS"
-BUILTIN_PLUGINS = ("flowalign_nb.couplings", "flowalign_nb.bridges", "flowalign_nb.synthetic")
+BUILTIN_PLUGINS = ("flowalign_nb.couplings", "flowalign_nb.bridges", "flowalign_nb.synthetic", "flowalign_nb.analysis.hooks")
 HOOK_OF_KIND = {
     "modality": "flowalign_register_modalities",
     "coupling": "flowalign_register_couplings",

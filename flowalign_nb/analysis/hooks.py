@@ -1,0 +1,81 @@
+"""The built-in analyses, registered through ``flowalign_register_analyses`` as any plugin's would be.
+
+Each factory takes keyword options (checked at once, so a widget or ``fa.make`` reports a bad value
+before anything runs) and returns a callable ``(a, b) -> pandas.DataFrame``: ``a`` is the
+representation under study (the source before alignment, the transported source after), ``b`` the
+reference (the target). See :func:`flowalign_nb.hookspecs.flowalign_register_analyses`.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ..hookspecs import hookimpl
+from .decoding import decode, transfer_decode
+from .inputs import averaged, check_choice, check_int
+from .predictivity import predictivity
+from .rdms import RDM_METHODS
+from .rsa import COMPARE_METHODS, rsa
+
+
+class RSAAnalysis:
+    """RSA of ``a`` with the reference ``b`` over their shared stimuli (:func:`flowalign_nb.rsa`)."""
+
+    def __init__(self, rdm_method: str = "correlation", compare: str = "spearman", bootstrap: int = 1000, seed: int = 0):
+        check_choice("rdm_method", rdm_method, RDM_METHODS)
+        check_choice("compare", compare, tuple(COMPARE_METHODS))
+        self.options = dict(rdm_method=rdm_method, compare=compare, bootstrap=check_int("bootstrap", bootstrap, 0),
+                            seed=check_int("seed", seed, 0))
+
+    def __call__(self, a, b) -> pd.DataFrame:
+        return rsa(a, b, **self.options).table
+
+
+class DecodingAnalysis:
+    """Cross-validated decoding of ``a``'s labels (:func:`flowalign_nb.decode`).
+
+    It scores ``a`` alone (how much class information it carries); the reference ``b`` is not used.
+    """
+
+    def __init__(self, target: str = "label", cv: int = 5, seed: int = 0):
+        self.options = dict(target=target, cv=check_int("cv", cv, 2), seed=check_int("seed", seed, 0))
+
+    def __call__(self, a, b) -> pd.DataFrame:
+        return decode(a, **self.options).table
+
+
+class TransferDecodingAnalysis:
+    """A decoder trained on ``b`` (repetitions averaged) tested on ``a`` (:func:`flowalign_nb.transfer_decode`).
+
+    ``pad=True`` (default) zero-pads an ``a`` with fewer neuroids than ``b``: the before-alignment
+    baseline of a source that has not been transported.
+    """
+
+    def __init__(self, label: str = "label", pad: bool = True):
+        if not isinstance(pad, bool):
+            raise ValueError(f"pad={pad!r} is not allowed; use True or False")
+        self.options = dict(label=label, pad=pad)
+
+    def __call__(self, a, b) -> pd.DataFrame:
+        return transfer_decode(a, averaged(b, "b"), **self.options).table
+
+
+class PredictivityAnalysis:
+    """Cross-validated PLS prediction of ``b``'s neuroids from ``a``'s features (:func:`flowalign_nb.predictivity`)."""
+
+    def __init__(self, n_components: int = 25, cv: int = 10, seed: int = 0, stratify: str | None = "label"):
+        self.options = dict(n_components=check_int("n_components", n_components, 1), cv=check_int("cv", cv, 2),
+                            seed=check_int("seed", seed, 0), stratify=stratify)
+
+    def __call__(self, a, b) -> pd.DataFrame:
+        return predictivity(a, b, **self.options).table
+
+
+@hookimpl
+def flowalign_register_analyses(registry):
+    registry.add("rsa", RSAAnalysis, description="RSA (rsatoolbox): RDM comparison with bootstrap CI and noise ceiling")
+    registry.add("decoding", DecodingAnalysis, description="cross-validated decoding accuracy of a (scikit-learn)")
+    registry.add("transfer_decoding", TransferDecodingAnalysis,
+                 description="decoder trained on the reference b, tested on a (cross-modal transfer)")
+    registry.add("predictivity", PredictivityAnalysis,
+                 description="Brain-Score neural predictivity: cross-validated PLS from a to each neuroid of b")
