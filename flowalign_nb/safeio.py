@@ -30,7 +30,10 @@ def _atomic_target(path: Path):
 
 
 def _replace(tmp: Path, path: Path) -> None:
+    umask = os.umask(0)
+    os.umask(umask)
     try:
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes owner-only files; saved results are for sharing
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -1,0 +1,280 @@
+"""One (task, method, label fraction, seed) cell fitted in detail and saved as a fit run folder.
+
+:func:`fit_run` does what :func:`flowalign_nb.experiments.run_cell` does for a flow method (same
+label masks: seed ``seed`` for the source, ``seed + 1000`` for the target; same aligner seed, so
+the same headline score) and keeps what a report needs: the aligner's weights and training loss,
+the coupling plan among items ordered by class, every registered analysis before and after
+alignment, the task's report images and a provenance record. The folder layout is described in
+:mod:`flowalign_nb.runs`.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import xarray as xr
+
+from .aligner import FlowAligner
+from .analysis.compare import AnalysisSkippedWarning, compare
+from .analysis.inputs import NotApplicableError
+from .analysis.plots import plot_comparison
+from .data import labelled_mask, make_representation
+from .experiments import COLUMNS, TARGET_LABEL_SEED_OFFSET, TaskData, masked_pair, parse_method, run_cell
+from .plugins import get_registry, make
+from .provenance import describe_representations, now, recording_inputs, write_provenance
+from .runplots import plot_images, plot_plan, plot_training
+from .runs import RUN_FILE, RUN_FORMAT, RUN_VERSION
+from .safeio import atomic_folder, write_json
+
+FIT_FILES = (RUN_FILE, "scores.csv", "results.nc", "analyses.csv", "aligner", "figures", "provenance.json")
+#: items per side of the plan shown in the coupling diagnostics
+PLAN_ITEMS = 256
+
+
+def check_options(name: str, options) -> dict:
+    """``options`` as a JSON-able dict (``None`` -> ``{}``); raises ValueError naming a bad value."""
+    options = {} if options is None else options
+    if not isinstance(options, dict):
+        raise ValueError(f"{name}={options!r} is not allowed; give a dict of keyword options")
+    try:
+        return json.loads(json.dumps(options, sort_keys=True))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name}={options!r} cannot be recorded in run.json ({exc}); use JSON values") from None
+
+
+def check_cell(fraction, seed) -> None:
+    """Raise ValueError unless ``fraction`` is in (0, 1] and ``seed`` is an integer >= 0."""
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float, np.floating)) or not 0 < fraction <= 1:
+        raise ValueError(f"fraction={fraction!r} is not allowed; it must be a number in (0, 1]")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed={seed!r} is not allowed; it must be an integer >= 0")
+
+
+def fit_command(task: str, method: str, fraction: float, seed: int, task_options: dict, flow_options: dict) -> list[str]:
+    """The ``flowalign fit`` arguments (without ``--output``) that re-create a fit."""
+    command = ["flowalign", "fit", task, "--method", method, "--fraction", repr(float(fraction)), "--seed", str(seed)]
+    for flag, options in (("--task-options", task_options), ("--flow-options", flow_options)):
+        if options:
+            command += [flag, json.dumps(options, sort_keys=True)]
+    return command
+
+
+def data_representations(data: TaskData, prefix: str = "") -> dict:
+    """The representations of a task split (``source``, ``target``, ``source_test`` and any in ``extra``), by name."""
+    named = {"source": data.source, "target": data.target, "source_test": data.source_test}
+    named.update({f"extra/{k}": v for k, v in data.extra.items() if isinstance(v, xr.DataArray)})
+    return {f"{prefix}{k}": v for k, v in named.items()}
+
+
+def fit_run(task: str, method: str, fraction: float, seed: int = 0, output="runs/fit", *, task_options=None,
+            flow_options=None, progress: bool = False) -> Path:
+    """Fit one cell of a registered task with a flow and save it as a fit run folder.
+
+    Parameters
+    ----------
+    task : str
+        A registered task name (``flowalign plugins --kind task``); a name keeps the run reproducible.
+    method : str
+        A flow method, ``"<coupling>"`` or ``"<coupling>+<bridge>"`` (see :func:`flowalign_nb.experiments.parse_method`).
+    fraction : float in (0, 1]
+        Share of training items labelled (stratified).
+    seed : int >= 0
+    output : path
+        The run folder, written atomically; an existing folder is replaced only if it holds
+        nothing but a fit run's files.
+    task_options, flow_options : dict, optional
+        Keyword options of the task factory and of :class:`~flowalign_nb.FlowAligner` (JSON values).
+    progress : bool
+        Show the training progress bar.
+
+    Returns
+    -------
+    pathlib.Path
+        ``output``.
+
+    Raises
+    ------
+    ValueError
+        For a baseline method (a fit trains a flow), an unknown method, a bad fraction or seed,
+        options that are not JSON, or flow options that set ``coupling``, ``bridge`` or ``seed``.
+    """
+    started = now()
+    check_cell(fraction, seed)
+    spec = parse_method(method)
+    if "baseline" in spec:
+        raise ValueError(f"method {method!r} is a baseline; a fit trains a flow: use 'coupling' or 'coupling+bridge' "
+                         "(end_to_end and ceiling are in every fit's headline table; `flowalign sweep` scores the others)")
+    task_options, flow_options = check_options("task_options", task_options), check_options("flow_options", flow_options)
+    flow_options.pop("progress", None)
+    fixed = sorted({"coupling", "bridge", "seed"} & set(flow_options))
+    if fixed:
+        raise ValueError(f"flow_options may not set {fixed}: the method names the coupling and bridge, and the cell's seed seeds the flow")
+    task_object = make("task", task, **task_options)
+    with recording_inputs() as inputs:
+        data = task_object.load(seed)
+    src, tgt = masked_pair(data, fraction, seed)
+    start = time.perf_counter()
+    aligner = FlowAligner(coupling=spec["coupling"], bridge=spec["bridge"], seed=seed, **{**flow_options, "progress": progress})
+    moved = aligner.fit(src, tgt).transform(data.source_test)
+    scores = {method: {**task_object.score(moved, data), "seconds": time.perf_counter() - start}}
+    for baseline in ("end_to_end", "ceiling"):
+        scores[baseline] = run_cell(task_object, data, baseline, fraction, seed)
+    rows = [dict(task=task, method=m, fraction=fraction, seed=seed, metric=metric, value=float(value), seconds=result["seconds"], error="")
+            for m, result in scores.items() for metric, value in result.items() if metric != "seconds"]
+    analyses = analyse(data, moved)
+    images = _report_images(task, task_object, moved, data)
+    results = xr.Dataset({"loss": ("step", aligner.history_.astype(np.float64)),
+                          "plan": coupling_diagnostics(aligner, data, seed=seed)})
+    for k, (title, stack) in enumerate(images):
+        dims = [f"image_{k}_{d}" for d in ("item", "y", "x", "channel")[: stack.ndim]]
+        results[f"image_{k}"] = xr.DataArray(stack, dims=dims, attrs={"title": title})
+    registry = get_registry("analysis")
+    config = {
+        "format": RUN_FORMAT, "version": RUN_VERSION, "kind": "fit", "task": task, "task_options": task_options,
+        "metric": task_object.metric, "method": method, "coupling": spec["coupling"], "bridge": spec["bridge"],
+        "fraction": float(fraction), "seed": int(seed), "flow_options": flow_options,
+        "modalities": {"source": modality_record(data.source), "target": modality_record(data.target)},
+        "n_labelled": {"source": int(labelled_mask(src).sum()), "target": int(labelled_mask(tgt).sum())},
+        "analyses": [{"name": e.name, "plugin": e.plugin, "description": e.description} for e in registry.entries()],
+        "command": fit_command(task, method, fraction, seed, task_options, flow_options),
+    }
+    with atomic_folder(output, FIT_FILES) as tmp:
+        write_json(tmp / RUN_FILE, config)
+        pd.DataFrame(rows, columns=COLUMNS).to_csv(tmp / "scores.csv", index=False)
+        results.to_netcdf(tmp / "results.nc")
+        analyses.to_csv(tmp / "analyses.csv", index=False)
+        aligner.save(tmp / "aligner")
+        figures = {"training": plot_training(aligner.history_), "plan": plot_plan(results["plan"], f"coupling {method}"),
+                   "comparison": compare_figure(analyses)}
+        if images:
+            figures["images"] = plot_images(images)
+        (tmp / "figures").mkdir()
+        for name, figure in figures.items():
+            figure.savefig(tmp / "figures" / f"{name}.png", dpi=110)
+        write_provenance(tmp, inputs=inputs, representations=describe_representations(data_representations(data)),
+                         device=aligner.device_, started=started, command=shlex.join(config["command"]),
+                         seeds={"split": seed, "source_labels": seed, "target_labels": seed + TARGET_LABEL_SEED_OFFSET, "flow": seed})
+    return Path(output)
+
+
+def modality_record(rep: xr.DataArray) -> dict:
+    """``{"modality", "model", "items", "neuroids"}`` of a representation, for run.json."""
+    return {"modality": str(rep.attrs.get("modality", "")), "model": str(rep.attrs.get("model", "")),
+            "items": rep.sizes["presentation"], "neuroids": rep.sizes["neuroid"]}
+
+
+def _report_images(task: str, task_object, moved, data) -> list[tuple[str, np.ndarray]]:
+    images = task_object.report_images(moved, data)
+    if images is None:
+        return []
+    if not isinstance(images, dict):
+        raise TypeError(f"task {task!r}: report_images returned {type(images).__name__}; return a dict {{title: images}} or None")
+    out = []
+    for title, stack in images.items():
+        stack = np.asarray(stack, dtype=np.float32)
+        if not (stack.ndim == 3 or (stack.ndim == 4 and stack.shape[-1] == 3)) or len(stack) == 0:
+            raise ValueError(f"task {task!r}: report_images[{title!r}] has shape {stack.shape}; use (n, h, w) or (n, h, w, 3), n >= 1")
+        out.append((str(title), stack))
+    return out
+
+
+def _ordered_sample(rep: xr.DataArray, rng: np.random.Generator, size: int) -> np.ndarray:
+    """Up to ``size`` random item indices of ``rep``, ordered by ground-truth class (stably)."""
+    n = rep.sizes["presentation"]
+    index = np.sort(rng.choice(n, size=min(n, size), replace=False))
+    labels = pd.Series(rep["label"].values[index])
+    return index[labels.sort_values(kind="stable").index.to_numpy()]
+
+
+def coupling_diagnostics(aligner: FlowAligner, data: TaskData, size: int = PLAN_ITEMS, seed: int = 0) -> xr.DataArray:
+    """The fitted coupling's plan among random items of each space, ordered by class.
+
+    The share of the plan's mass on pairs of the same ground-truth class is ``same_class_share``;
+    ``chance_share`` is that share if the plan's own marginals were paired independently,
+    :math:`\\sum_k r_k c_k` with :math:`r_k`, :math:`c_k` the mass of class :math:`k` rows and
+    columns. Ground-truth labels are an evaluation here; the coupling saw only ``is_labelled`` ones.
+
+    Parameters
+    ----------
+    aligner : FlowAligner
+        Fitted on ``data.source`` and ``data.target`` (masked).
+    data : TaskData
+    size : int
+        Items drawn per side (all when a space has fewer).
+    seed : int
+
+    Returns
+    -------
+    DataArray, dims ("source_item", "target_item")
+        Coords ``source_id``, ``source_label``, ``target_id``, ``target_label`` (labels as str);
+        attrs ``same_class_share``, ``chance_share`` (NaN when the plan has no mass among these items).
+    """
+    rng = np.random.default_rng(seed)
+    i_src, i_tgt = _ordered_sample(data.source, rng, size), _ordered_sample(data.target, rng, size)
+    plan = aligner.coupling_.plan(torch.as_tensor(i_src), torch.as_tensor(i_tgt)).to(torch.float64).cpu().numpy()
+    ls, lt = data.source["label"].values[i_src].astype(str), data.target["label"].values[i_tgt].astype(str)
+    total = plan.sum()
+    rows, cols = pd.Series(plan.sum(1)).groupby(ls).sum(), pd.Series(plan.sum(0)).groupby(lt).sum()
+    share = plan[ls[:, None] == lt[None, :]].sum() / total if total > 0 else np.nan
+    chance = float(rows.mul(cols, fill_value=0).sum()) / total**2 if total > 0 else np.nan
+    return xr.DataArray(
+        plan, dims=("source_item", "target_item"),
+        coords={"source_id": ("source_item", data.source["stimulus_id"].values[i_src].astype(str)), "source_label": ("source_item", ls),
+                "target_id": ("target_item", data.target["stimulus_id"].values[i_tgt].astype(str)), "target_label": ("target_item", lt)},
+        attrs={"same_class_share": float(share), "chance_share": chance},
+    )
+
+
+def class_means(rep: xr.DataArray) -> xr.DataArray:
+    """One item per class: the mean of its items, with stimulus id ``"class <label>"`` (for class-level RSA)."""
+    labels = pd.Series(rep["label"].values)
+    classes = sorted(labels.unique().tolist(), key=str)
+    values = np.stack([rep.values[(labels == c).to_numpy()].mean(0) for c in classes])
+    return make_representation(values, [f"class {c}" for c in classes], classes,
+                               neuroid_id=rep["neuroid_id"].values if "neuroid_id" in rep.coords else None, **rep.attrs)
+
+
+def analyse(data: TaskData, moved: xr.DataArray) -> pd.DataFrame:
+    """Every registered analysis before and after alignment, at the levels that apply.
+
+    - ``items``: :func:`flowalign_nb.compare` of ``data.source_test`` / ``moved`` with the target
+      training items (every registered analysis; those that do not apply are noted);
+    - ``paired items``: RSA with ``data.extra["target_test"]`` over the stimuli it shares with
+      ``data.source_test`` (tasks that show both spaces the same stimuli);
+    - ``class means``: RSA of the class-mean RDMs (applies even when the spaces share no stimuli).
+
+    Returns
+    -------
+    pandas.DataFrame
+        :func:`flowalign_nb.compare`'s rows with a ``level`` column.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AnalysisSkippedWarning)
+        parts = [compare(data.source_test, moved, data.target).table.assign(level="items")]
+    paired = data.extra.get("target_test")
+    if isinstance(paired, xr.DataArray):
+        shared = np.intersect1d(data.source_test["stimulus_id"].values, paired["stimulus_id"].values)
+        if len(shared) >= 3:
+            sub = [rep.isel(presentation=np.flatnonzero(np.isin(rep["stimulus_id"].values, shared)))
+                   for rep in (data.source_test, moved, paired)]
+            parts.append(compare(*sub, analyses=["rsa"]).table.assign(level="paired items"))
+    try:
+        means = compare(class_means(data.source_test), class_means(moved), class_means(data.target), analyses=["rsa"]).table
+    except NotApplicableError as exc:
+        means = pd.DataFrame([{"analysis": "rsa", "condition": c, "metric": "", "value": np.nan, "note": str(exc)}
+                              for c in ("before", "after")])
+    parts.append(means.assign(level="class means"))
+    return pd.concat(parts, ignore_index=True)
+
+
+def compare_figure(analyses: pd.DataFrame):
+    """:func:`flowalign_nb.analysis.plots.plot_comparison` of the rows that have a value, panels named with their level."""
+    shown = analyses[np.isfinite(analyses["value"].astype(float))]
+    return plot_comparison(shown.assign(analysis=shown["analysis"] + "\n" + shown["level"]))

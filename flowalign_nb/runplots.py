@@ -1,0 +1,113 @@
+"""Figures of a fit run: training curve, coupling plan by class, image grids; and PNG bytes of a figure.
+
+Figures are built with :class:`matplotlib.figure.Figure` directly (no ``pyplot`` state), as in
+:mod:`flowalign_nb.analysis.plots`.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import xarray as xr
+from matplotlib.figure import Figure
+
+
+def figure_png(fig, dpi: int = 110) -> bytes:
+    """The figure as PNG bytes."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
+
+
+def plot_training(history: np.ndarray, title: str = "flow matching loss") -> Figure:
+    """Training loss per step and its running mean.
+
+    Parameters
+    ----------
+    history : numpy.ndarray, shape (steps,)
+        ``FlowAligner.history_``.
+    title : str
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    history = np.asarray(history, dtype=np.float64)
+    fig = Figure(figsize=(6, 3.4), layout="constrained")
+    ax = fig.subplots()
+    steps = np.arange(1, len(history) + 1)
+    window = len(history) // 20
+    ax.plot(steps, history, color="0.65" if window > 1 else "C0", lw=0.8, label="per step")
+    if window > 1:
+        smooth = np.convolve(history, np.ones(window) / window, mode="valid")
+        ax.plot(steps[window - 1:], smooth, color="C0", lw=1.8, label=f"running mean ({window} steps)")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.set_title(title)
+    ax.legend(fontsize="small", frameon=False)
+    return fig
+
+
+def plot_plan(plan: xr.DataArray, title: str = "coupling plan") -> Figure:
+    """Heatmap of a transport plan with items ordered by class and class boundaries drawn.
+
+    Parameters
+    ----------
+    plan : DataArray, dims ("source_item", "target_item")
+        Items already ordered by class, with ``source_label`` / ``target_label`` coords and attrs
+        ``same_class_share`` and ``chance_share`` (as :func:`flowalign_nb.fitrun.coupling_diagnostics` writes).
+    title : str
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig = Figure(figsize=(5.6, 4.8), layout="constrained")
+    ax = fig.subplots()
+    image = ax.imshow(plan.values * plan.size, cmap="magma", aspect="auto", interpolation="nearest")
+    fig.colorbar(image, ax=ax, label="mass x number of cells (1 = uniform)")
+    for axis, name in ((ax.yaxis, "source_label"), (ax.xaxis, "target_label")):
+        labels = plan[name].values
+        starts = np.flatnonzero(np.r_[True, labels[1:] != labels[:-1]])
+        centres = (starts + np.r_[starts[1:], len(labels)]) / 2 - 0.5
+        for boundary in starts[1:]:
+            (ax.axhline if axis is ax.yaxis else ax.axvline)(boundary - 0.5, color="cyan", lw=0.6)
+        axis.set_ticks(centres, [str(labels[s]) for s in starts])
+    ax.set_ylabel("source items (by class)")
+    ax.set_xlabel("target items (by class)")
+    ax.set_title(f"{title}\nsame-class mass {plan.attrs['same_class_share']:.1%} "
+                 f"(independent pairing: {plan.attrs['chance_share']:.1%})", fontsize="medium")
+    return fig
+
+
+def plot_images(rows: list[tuple[str, np.ndarray]], max_columns: int = 10) -> Figure:
+    """Rows of images, one row per ``(title, images)`` pair.
+
+    Parameters
+    ----------
+    rows : list of (str, numpy.ndarray of shape (n, h, w) or (n, h, w, 3))
+        Grey values or RGB in [0, 1] (or any range: each row is scaled to its own min and max).
+    max_columns : int
+        Images shown per row.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    columns = max(1, min(max_columns, max(len(images) for _, images in rows)))
+    fig = Figure(figsize=(1.1 * columns + 1.6, 1.25 * len(rows)), layout="constrained")
+    axes = fig.subplots(len(rows), columns, squeeze=False)
+    for (title, images), row in zip(rows, axes):
+        images = np.asarray(images, dtype=np.float64)
+        low, high = np.nanmin(images), np.nanmax(images)
+        scaled = (images - low) / (high - low) if high > low else np.zeros_like(images)
+        for k, ax in enumerate(row):
+            ax.set_axis_off()
+            if k < len(scaled):
+                ax.imshow(scaled[k], cmap="gray" if scaled.ndim == 3 else None, vmin=0, vmax=1)
+        row[0].set_axis_on()
+        row[0].set_xticks([])
+        row[0].set_yticks([])
+        row[0].set_ylabel(title, rotation=0, ha="right", va="center", fontsize="small")
+    return fig
