@@ -211,7 +211,7 @@ class FlowAligner(BaseAligner):
             raise ValueError(f"{kind}_options are only used when {kind} is given by name, got an object {spec!r}")
         return spec
 
-    def fit(self, source: xr.DataArray, target: xr.DataArray, resume: bool = False) -> "FlowAligner":
+    def fit(self, source: xr.DataArray, target: xr.DataArray, resume: bool = False, should_stop=None) -> "FlowAligner":
         """Learn the flow from ``source`` to ``target``.
 
         Only labels of items with ``is_labelled`` True are used.
@@ -222,6 +222,9 @@ class FlowAligner(BaseAligner):
         target : DataArray, (n_tgt, d_tgt)
         resume : bool
             Continue from the checkpoint in ``checkpoint_dir`` when there is one.
+        should_stop : callable or None
+            Called after every training step as ``should_stop(step, loss)``; returning True stops
+            training with KeyboardInterrupt, keeping the last checkpoint (see :class:`FlowTrainer`).
 
         Returns
         -------
@@ -258,7 +261,7 @@ class FlowAligner(BaseAligner):
             grad_clip=self.grad_clip, sigma=self.sigma, seed=self.seed, device=device,
             checkpoint_dir=self.checkpoint_dir, checkpoint_every=self.checkpoint_every, progress=self.progress,
             fingerprint=self._fingerprint(source, target),
-        ).run(draw_batch, resume=resume)
+        ).run(draw_batch, resume=resume, should_stop=should_stop)
         self.net_ = trainer.ema.module.eval()
         self.history_ = trainer.losses.numpy().copy()
         self.device_ = device

@@ -85,8 +85,14 @@ class FlowTrainer:
     def checkpoint_path(self) -> Path | None:
         return None if self.checkpoint_dir is None else self.checkpoint_dir / CHECKPOINT_NAME
 
-    def run(self, draw_batch: BatchFn, resume: bool = False) -> "FlowTrainer":
-        """Train until ``steps``; with ``resume`` start from the checkpoint when there is one."""
+    def run(self, draw_batch: BatchFn, resume: bool = False,
+            should_stop: Callable[[int, torch.Tensor], bool] | None = None) -> "FlowTrainer":
+        """Train until ``steps``; with ``resume`` start from the checkpoint when there is one.
+
+        ``should_stop``, when given, is called after every step as ``should_stop(step, loss)`` (steps
+        done, that step's detached loss); once it returns True the loop raises KeyboardInterrupt
+        between steps, as a user interrupt would, and the last checkpoint is kept.
+        """
         if resume and self.checkpoint_path is not None and self.checkpoint_path.exists():
             self.load_checkpoint(self.checkpoint_path)
         losses = self.losses.to(self.device)
@@ -110,6 +116,8 @@ class FlowTrainer:
                 if self.checkpoint_path is not None and (self.step % self.checkpoint_every == 0 or self.step == self.steps):
                     self.losses[: self.step] = losses[: self.step].cpu()
                     self.save_checkpoint(self.checkpoint_path)
+                if should_stop is not None and should_stop(self.step, losses[step]):
+                    raise KeyboardInterrupt(f"stopped at step {self.step} of {self.steps}")
         finally:
             bar.close()
         self.losses[: self.step] = losses[: self.step].cpu()

@@ -1,0 +1,14 @@
+"""ipywidgets panels, thin over the public API.
+
+``AlignPanel`` trains a flow aligner on a registered task with live progress and scores;
+``CouplingView`` draws the transport plan of a minibatch ordered by class; ``ComparePanel`` runs
+the registered analyses before and after alignment; ``SweepPanel`` runs a label-fraction sweep.
+"""
+
+from .align import AlignPanel
+from .compare_panel import ComparePanel
+from .coupling_view import CouplingView, same_class_share
+from .options import OptionFields
+from .sweep_panel import SweepPanel
+
+__all__ = ["AlignPanel", "ComparePanel", "CouplingView", "OptionFields", "SweepPanel", "same_class_share"]

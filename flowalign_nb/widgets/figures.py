@@ -1,0 +1,38 @@
+"""Matplotlib figures rendered to PNG bytes for ``ipywidgets.Image`` (safe from a training thread)."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from matplotlib.figure import Figure
+
+
+def png(fig: Figure) -> bytes:
+    """``fig`` as PNG bytes."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
+    return buffer.getvalue()
+
+
+def loss_figure(losses: np.ndarray) -> Figure:
+    """Training loss per step."""
+    fig = Figure(figsize=(5, 2.6))
+    ax = fig.add_subplot()
+    ax.plot(np.arange(1, len(losses) + 1), losses, lw=1)
+    ax.set(xlabel="step", ylabel="CFM loss", title="training loss")
+    return fig
+
+
+def plan_figure(plan: np.ndarray, src_labels: np.ndarray, tgt_labels: np.ndarray, share: float) -> Figure:
+    """Heatmap of a plan whose rows and columns are already ordered by class, with class boundaries."""
+    fig = Figure(figsize=(4.5, 4))
+    ax = fig.add_subplot()
+    image = ax.imshow(plan, cmap="viridis", aspect="auto", interpolation="nearest")
+    fig.colorbar(image, ax=ax, label="mass")
+    for labels, line in ((src_labels, ax.axhline), (tgt_labels, ax.axvline)):
+        for edge in np.flatnonzero(labels[1:] != labels[:-1]):
+            line(edge + 0.5, color="white", lw=0.6)
+    ax.set(xlabel="target items (by class)", ylabel="source items (by class)",
+           title=f"same-class mass {share:.1%}")
+    return fig

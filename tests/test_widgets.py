@@ -1,0 +1,202 @@
+"""Headless tests of the notebook widgets: set values, click Run / Stop, check state and results."""
+
+import sys
+import textwrap
+import time
+
+import ipywidgets as W
+import numpy as np
+import pytest
+
+import flowalign_nb.plugins as plugins_module
+from flowalign_nb import FlowAligner, make
+from flowalign_nb.experiments import masked_pair
+from flowalign_nb.flow.train import CHECKPOINT_FORMAT, CHECKPOINT_VERSION
+from flowalign_nb.plugins import BUILTIN_PLUGINS, Plugins
+from flowalign_nb.safeio import read_tensors
+from flowalign_nb.widgets import AlignPanel, CouplingView, OptionFields, same_class_share
+
+SMALL = {"n_train": 300, "n_test": 100}
+
+
+def small_panel(tmp_path, steps=40, **settings):
+    panel = AlignPanel(task="synthetic", task_options=SMALL, checkpoint_dir=tmp_path / "ckpt", **settings)
+    panel.steps.value, panel.batch_size.value, panel.fraction.value, panel.device.value = steps, 64, 0.2, "cpu"
+    return panel
+
+
+def test_run_trains_and_shows_scores(tmp_path):
+    panel = small_panel(tmp_path)
+    scores = panel.run()
+    assert panel.state == "done" and panel.error is None
+    assert list(scores["method"]) == ["flow (aligned)", "end to end", "ceiling"]
+    flow = scores.set_index("method").loc["flow (aligned)", "value"]
+    assert flow > 0.5  # 5 classes: far above chance after 40 steps of exemplar pairs
+    assert "flow (aligned)" in panel.results.value and "done" in panel.status.value
+    assert len(panel.losses) == 40 and panel.loss_plot.value.tobytes().startswith(b"\x89PNG")
+    np.testing.assert_allclose(panel.aligner.history_, panel.losses, rtol=1e-6)
+    assert not panel.run_button.disabled and panel.stop_button.disabled
+    _, info = read_tensors(panel.checkpoint_path, CHECKPOINT_FORMAT, CHECKPOINT_VERSION)
+    assert info["step"] == 40
+
+
+def test_run_button_in_background_and_stop_keeps_a_loadable_checkpoint(tmp_path):
+    panel = small_panel(tmp_path, steps=100_000, checkpoint_every=5)
+    panel.run_button.click()
+    deadline = time.monotonic() + 60
+    while len(panel.losses) < 12 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert panel.state == "running" and panel.run_button.disabled and not panel.stop_button.disabled
+    panel.stop_button.click()
+    assert panel.wait(timeout=60) == "stopped"
+    assert "stopped" in panel.status.value and "checkpoint kept" in panel.status.value
+    assert panel.scores is None and panel.error is None
+    tensors, info = read_tensors(panel.checkpoint_path, CHECKPOINT_FORMAT, CHECKPOINT_VERSION)
+    assert 10 <= info["step"] < 100_000 and info["step"] % 5 == 0
+    assert info["step"] <= len(panel.losses)
+    np.testing.assert_allclose(tensors["losses"][: info["step"]].numpy(), panel.losses[: info["step"]], rtol=1e-6)
+
+
+def test_resume_continues_from_the_stop_checkpoint(tmp_path):
+    panel = small_panel(tmp_path, steps=30, checkpoint_every=10)
+    stop_after = iter(range(10**6))
+    panel._stop.is_set = lambda: next(stop_after) >= 14  # the Stop flag set during step 15
+    assert panel.run() is None and panel.state == "stopped"
+    _, info = read_tensors(panel.checkpoint_path, CHECKPOINT_FORMAT, CHECKPOINT_VERSION)
+    assert info["step"] == 10
+    del panel._stop.is_set
+    panel.resume.value = True
+    panel.run()
+    assert panel.state == "done" and len(panel.losses) == 20  # steps 11..30 only
+    fresh = small_panel(tmp_path / "fresh", steps=30)
+    fresh.run()
+    np.testing.assert_allclose(panel.aligner.history_, fresh.aligner.history_, rtol=1e-5)
+
+
+def test_errors_are_shown_not_raised(tmp_path):
+    panel = small_panel(tmp_path)
+    panel.coupling.value = "ot"  # needs a bridge; none chosen
+    assert panel.run() is None
+    assert panel.state == "error" and "bridge" in str(panel.error) and "error" in panel.status.value
+
+
+def test_task_dropdown_lists_tasks_and_unknown_task_names_the_known_ones(tmp_path):
+    panel = small_panel(tmp_path)
+    assert "synthetic" in panel.task.options and panel.task_fields.children == ()
+    with pytest.raises(KeyError, match="known tasks: .*synthetic"):
+        AlignPanel(task="no_such_task")
+
+
+def test_coupling_and_bridge_option_fields_follow_the_dropdowns(tmp_path):
+    panel = small_panel(tmp_path)
+    panel.coupling.value = "sinkhorn"
+    reg = panel.coupling_options.fields["reg"]
+    assert isinstance(reg, W.FloatText)
+    reg.value = 0.2
+    assert panel.coupling_options.values() == {"reg": 0.2}
+    assert panel.bridge_options.children == ()
+    panel.bridge.value = "prototype"
+    assert panel.bridge_options.entry.name == "prototype"
+    aligner = panel.make_aligner()
+    assert aligner.coupling == "sinkhorn" and aligner.coupling_options == {"reg": 0.2} and aligner.bridge == "prototype"
+
+
+def test_option_fields_parse_literals_and_name_bad_values():
+    def factory(size: int = 3, name: str = "a", limit=None, needed=None):
+        return None
+
+    from flowalign_nb.registry import Entry
+
+    fields = OptionFields(Entry("coupling", "demo", factory, "test"))
+    assert set(fields.fields) == {"size", "name", "limit", "needed"}
+    assert fields.values() == {}
+    fields.fields["limit"].value = "[1, 2]"
+    assert fields.values() == {"limit": [1, 2]}
+    fields.fields["name"].value = "b c"
+    with pytest.raises(ValueError, match=r"option name='b c' is not a Python literal"):
+        fields.values()
+
+
+PLUGIN = textwrap.dedent('''
+    from flowalign_nb.couplings import IndependentCoupling
+    from flowalign_nb.hookspecs import hookimpl
+
+    class Tempered(IndependentCoupling):
+        def __init__(self, temperature: float = 0.5, rounds: int = 2):
+            self.temperature, self.rounds = temperature, rounds
+
+    @hookimpl
+    def flowalign_register_couplings(registry):
+        registry.add("tempered", Tempered, description="test plugin coupling")
+''')
+
+
+def test_plugin_coupling_appears_with_its_options(tmp_path, monkeypatch):
+    (tmp_path / "fa_widget_plugin.py").write_text(PLUGIN)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(plugins_module, "_plugins", Plugins(entry_points=[], builtins=(*BUILTIN_PLUGINS, "fa_widget_plugin")))
+    monkeypatch.delitem(sys.modules, "fa_widget_plugin", raising=False)
+    panel = small_panel(tmp_path, steps=5)
+    assert "tempered" in panel.coupling.options
+    panel.coupling.value = "tempered"
+    assert isinstance(panel.coupling_options.fields["temperature"], W.FloatText)
+    assert isinstance(panel.coupling_options.fields["rounds"], W.IntText)
+    panel.coupling_options.fields["temperature"].value = 0.25
+    panel.run()
+    assert panel.state == "done"
+    assert type(panel.aligner.coupling_).__name__ == "Tempered" and panel.aligner.coupling_.temperature == 0.25
+
+
+def test_coupling_view_orders_by_class_and_reports_same_class_share():
+    data = make("task", "synthetic", **SMALL).load(0)
+    source, target = masked_pair(data, 0.2, 0)
+    exemplar = FlowAligner("exemplar", steps=2, batch_size=8, progress=False, device="cpu").fit(source, target)
+    view = CouplingView(exemplar, source, target, batch_size=40, seed=1)
+    assert view.share == pytest.approx(1.0) and view.image.value.tobytes().startswith(b"\x89PNG")
+    assert view.plan.sum() == pytest.approx(1.0)
+    independent = FlowAligner("independent", steps=2, batch_size=8, progress=False, device="cpu").fit(source, target)
+    chance = CouplingView(independent, source, target, batch_size=40, seed=1).share
+    assert 0.05 < chance < 0.5  # 5 classes: about a fifth by chance
+    with pytest.raises(ValueError, match="fitted on"):
+        CouplingView(exemplar, target, source)
+    with pytest.raises(ValueError, match="fitted aligner"):
+        CouplingView(FlowAligner(), source, target)
+
+
+def test_same_class_share():
+    plan = np.array([[0.5, 0.1], [0.1, 0.3]])
+    assert same_class_share(plan, np.array([0, 1]), np.array([0, 1])) == pytest.approx(0.8)
+    with pytest.raises(ValueError, match="does not match"):
+        same_class_share(plan, np.array([0]), np.array([0, 1]))
+
+
+def test_compare_panel_from_a_finished_align_panel(tmp_path):
+    from flowalign_nb.widgets import ComparePanel
+
+    panel = small_panel(tmp_path)
+    with pytest.raises(ValueError, match="has not finished"):
+        ComparePanel.from_align_panel(panel)
+    panel.run()
+    compare_panel = ComparePanel.from_align_panel(panel)
+    compare_panel.analysis.value = "transfer_decoding"
+    assert set(compare_panel.analysis_options.fields) == {"label", "pad"}
+    table = compare_panel.run()
+    assert compare_panel.error is None and set(table["condition"]) == {"before", "after"}
+    assert set(table["analysis"]) == {"transfer_decoding"}
+    assert compare_panel.figure.value.tobytes().startswith(b"\x89PNG") and "transfer_decoding" in compare_panel.results.value
+    compare_panel.analysis_options.fields["label"].value = "'no_such_coord'"
+    assert compare_panel.run() is None and "error" in compare_panel.status.value
+
+
+def test_sweep_panel_runs_every_cell_and_draws_the_figure():
+    from flowalign_nb.widgets import SweepPanel
+
+    panel = SweepPanel(task="synthetic", task_options=SMALL)
+    panel.fractions.value, panel.seeds.value, panel.steps.value = "0.1, 0.3", "0", 20
+    panel.methods.value = ("exemplar", "ridge", "ceiling")
+    table = panel.run()
+    assert panel.error is None and "done: 6 cells" in panel.status.value
+    assert set(table["method"]) == {"exemplar", "ridge", "ceiling"} and set(table["fraction"]) == {0.1, 0.3}
+    assert table["value"].notna().all() and panel.figure.value.tobytes().startswith(b"\x89PNG")
+    panel.fractions.value = "0.1, x"
+    assert panel.run() is None and "fractions='0.1, x'" in str(panel.error)

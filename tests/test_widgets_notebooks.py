@@ -1,0 +1,39 @@
+"""The notebooks in notebooks/ execute top to bottom with small settings (nbclient)."""
+
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+SMALL = {
+    "01_quickstart.ipynb": 'TASK = "synthetic"\nTASK_OPTIONS = {"n_train": 300, "n_test": 100}\nCOUPLING = "exemplar"\n'
+                           "LABEL_FRACTION = 0.2\nSTEPS = 40\nBATCH_SIZE = 64\nSEED = 0",
+    "03_label_fraction_sweep.ipynb": 'TASK = "synthetic"\nTASK_OPTIONS = {"n_train": 300, "n_test": 100}\n'
+                                     'FRACTIONS = "0.1, 0.5"\nSEEDS = "0"\nMETHODS = ("exemplar", "end_to_end")\nSTEPS = 20',
+}
+EXPECTED_TEXT = {"01_quickstart.ipynb": "same-class share of the plan", "03_label_fraction_sweep.ipynb": "done: 4 cells"}
+
+
+def parameter_cell(nb):
+    cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(cells) == 1, "a notebook needs exactly one cell tagged 'parameters'"
+    return cells[0]
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_notebook_runs_with_small_settings(name, tmp_path, monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), "outputs must be cleared in the repo"
+    parameter_cell(nb).source = SMALL[name]
+    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    texts = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+    assert EXPECTED_TEXT[name] in texts
+    assert not any(o.output_type == "error" for c in nb.cells for o in c.get("outputs", []))
+
+
+def test_every_notebook_has_small_settings():
+    assert sorted(p.name for p in NOTEBOOKS.glob("*.ipynb")) == sorted(SMALL)
