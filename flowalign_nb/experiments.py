@@ -74,6 +74,16 @@ class Task(ABC):
     def ceiling(self, data: TaskData) -> dict:
         """The downstream model on the target space's own held-out items."""
 
+    def report_images(self, moved: xr.DataArray, data: TaskData) -> dict | None:
+        """Images for the report of a fit, or None (the default: recognition tasks show none).
+
+        A generation task returns ``{row title: images}`` with images of shape ``(n, h, w)`` (grey)
+        or ``(n, h, w, 3)`` (RGB), e.g. the source stimuli and the target decoder's images of
+        ``moved``, the transported ``data.source_test`` items. The fit run stores them and
+        ``flowalign report`` shows them, one row per entry.
+        """
+        return None
+
 
 def parse_method(method: str) -> dict:
     """``"ot+prototype"`` -> ``{"coupling": "ot", "bridge": "prototype"}``; baselines map to themselves.
@@ -96,11 +106,22 @@ def parse_method(method: str) -> dict:
     return {"coupling": coupling, "bridge": bridge or None}
 
 
+TARGET_LABEL_SEED_OFFSET = 1000
+
+
+def masked_pair(data: TaskData, fraction: float, seed: int) -> tuple[xr.DataArray, xr.DataArray]:
+    """Source and target training items with ``fraction`` labelled: seeds ``seed`` and ``seed + 1000``.
+
+    Every method at the same fraction and seed sees the same labelled items.
+    """
+    return (mask_labels(data.source, fraction, seed=seed),
+            mask_labels(data.target, fraction, seed=seed + TARGET_LABEL_SEED_OFFSET))
+
+
 def run_cell(task: Task, data: TaskData, method: str, fraction: float, seed: int, flow_options: dict | None = None) -> dict:
     """Fit and score one (method, fraction, seed) cell.
 
-    Labels are masked per space with seeds ``seed`` (source) and ``seed + 1000`` (target), so every
-    method at the same fraction and seed sees the same labelled items.
+    Labels are masked by :func:`masked_pair`.
 
     Returns
     -------
@@ -112,11 +133,10 @@ def run_cell(task: Task, data: TaskData, method: str, fraction: float, seed: int
     if spec.get("baseline") == "ceiling":
         scores = task.ceiling(data)
     else:
-        src = mask_labels(data.source, fraction, seed=seed)
+        src, tgt = masked_pair(data, fraction, seed)
         if spec.get("baseline") == "end_to_end":
             scores = task.end_to_end(src, data)
         else:
-            tgt = mask_labels(data.target, fraction, seed=seed + 1000)
             if spec.get("baseline") in LINEAR_BASELINES:
                 aligner = LINEAR_BASELINES[spec["baseline"]]()
             else:
@@ -181,6 +201,9 @@ def sweep(task, fractions=DEFAULT_FRACTIONS, seeds=(0, 1, 2), methods=DEFAULT_ME
     bad = [f for f in fractions if isinstance(f, bool) or not isinstance(f, (int, float, np.floating)) or not 0 < f <= 1]
     if bad:
         raise ValueError(f"fractions {bad} are not allowed; each must be a number in (0, 1]")
+    reserved = sorted({"seed", "coupling", "bridge"} & set(flow_options or {}))
+    if reserved:
+        raise ValueError(f"flow_options may not set {reserved}: the sweep sets them per cell (seeds, methods)")
     flow_options = {"progress": False, **(flow_options or {})}
     cells = {cell_key(seed, fraction, method): (seed, fraction, method) for seed in seeds for fraction in fractions for method in methods}
     store = None if run_dir is None else CellStore(run_dir, {"task": name, "flow_options": flow_options})

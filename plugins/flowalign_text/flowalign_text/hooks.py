@@ -1,6 +1,16 @@
 """Hook implementations of the ``flowalign_text`` plugin, found through the ``flowalign_nb`` entry-point group.
 
-The distribution is laid out and discovered by the core; its modality adapters for
-sentence encoders (all-MiniLM-L6-v2)
-arrive with their own issue and register here with ``@hookimpl def flowalign_register_modalities(registry)``.
+Registers the ``text`` modality (:class:`flowalign_text.encoder.TextEncoder`; ``model="minilm"``:
+all-MiniLM-L6-v2, offline)::
+
+    fa.represent("text", stimuli, model="minilm")
 """
+
+from flowalign_nb import hookimpl
+
+from .encoder import TextEncoder
+
+
+@hookimpl
+def flowalign_register_modalities(registry):
+    registry.add("text", TextEncoder, description="sentence embeddings of the 'text' column (model='minilm': all-MiniLM-L6-v2, 384-d, offline)")

@@ -1,0 +1,115 @@
+"""``represent(modality, stimuli, **options)``: a registered modality's representation of stimuli, cached.
+
+Stimuli are a pandas table with a unique ``stimulus_id`` column, an optional ``label`` column and
+payload columns (``image``, ``text``, ...) read by the modality. The modality factory is looked up
+by name in the ``modality`` registry, built with ``options`` and asked for
+``.represent(stimuli)``; the result is stored in the feature cache (:mod:`flowalign_nb.cache`) keyed
+by the modality, its resolved options, its ``cache_token`` (weights identity, when it has one) and
+the stimulus content, so a second call on the same input reads the file and runs no model.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from . import cache
+from .data import make_representation, validate
+from .plugins import get_registry, make
+
+
+def validate_stimuli(stimuli: pd.DataFrame, payload: str | None = None) -> pd.DataFrame:
+    """Check a stimulus table; return it unchanged.
+
+    Parameters
+    ----------
+    stimuli : pandas.DataFrame, shape (n_stimuli, n_columns)
+        Needs a unique, non-missing ``stimulus_id`` column and at least one row.
+    payload : str, optional
+        A column the modality reads (``"image"``, ``"text"``), which must be present with no missing cell.
+
+    Raises
+    ------
+    TypeError
+        If ``stimuli`` is not a DataFrame.
+    ValueError
+        Naming the missing column (and the columns present), the duplicate id or the empty table.
+    """
+    if not isinstance(stimuli, pd.DataFrame):
+        raise TypeError(f"stimuli must be a pandas.DataFrame with a 'stimulus_id' column, got {type(stimuli).__name__}")
+    for column in ("stimulus_id", payload):
+        if column is not None and column not in stimuli.columns:
+            raise ValueError(f"stimuli have no {column!r} column; columns present: {list(map(str, stimuli.columns))}")
+    if len(stimuli) == 0:
+        raise ValueError("stimuli table is empty")
+    for column in ("stimulus_id", payload):
+        if column is not None and stimuli[column].isna().any():
+            row = int(np.flatnonzero(stimuli[column].isna().to_numpy())[0])
+            raise ValueError(f"stimuli column {column!r} is missing a value in row {row}")
+    duplicated = stimuli["stimulus_id"][stimuli["stimulus_id"].duplicated()]
+    if len(duplicated):
+        raise ValueError(f"duplicate stimulus_id {duplicated.iloc[0]!r} ({len(duplicated)} duplicate(s)) in the stimuli")
+    return stimuli
+
+
+def stimuli_representation(values, stimuli: pd.DataFrame, neuroid_id, **attrs) -> xr.DataArray:
+    """Wrap model outputs as a representation whose presentations are the stimuli, in table order.
+
+    Parameters
+    ----------
+    values : array_like, shape (n_stimuli, n_neuroids)
+    stimuli : pandas.DataFrame
+        ``stimulus_id`` and, when present, ``label`` become presentation coords.
+    neuroid_id : sequence of str, length n_neuroids
+    **attrs
+        ``modality``, ``model``, ``layer``, ... (a ``layer`` attr is also set as a neuroid coord).
+
+    Returns
+    -------
+    DataArray, dims ("presentation", "neuroid")
+    """
+    label = stimuli["label"].to_numpy() if "label" in stimuli.columns else None
+    rep = make_representation(np.asarray(values), stimuli["stimulus_id"].to_numpy(), label, neuroid_id=neuroid_id, **attrs)
+    if "layer" in attrs:
+        rep = rep.assign_coords(layer=("neuroid", np.full(rep.sizes["neuroid"], str(attrs["layer"]))))
+    return rep
+
+
+def represent(modality: str, stimuli: pd.DataFrame, *, cache_features: bool = True, **options) -> xr.DataArray:
+    """The representation of ``stimuli`` by a registered modality, read from the cache when possible.
+
+    Parameters
+    ----------
+    modality : str
+        A registered modality name (``flowalign plugins --kind modality``), e.g. ``"text"``,
+        ``"efficientnet_lite"``, ``"mnist_cnn"``.
+    stimuli : pandas.DataFrame, shape (n_stimuli, n_columns)
+        ``stimulus_id``, optional ``label`` and the payload column the modality reads.
+    cache_features : bool
+        Read and write the feature cache (default). ``False`` always runs the model.
+    **options
+        The modality factory's options (``model="minilm"``, ``layer="block10"``, ...).
+
+    Returns
+    -------
+    DataArray, dims ("presentation", "neuroid")
+        One presentation per stimulus, in table order.
+
+    Examples
+    --------
+    >>> rep = fa.represent("text", stimuli, model="minilm")   # doctest: +SKIP
+    """
+    validate_stimuli(stimuli)
+    entry = get_registry("modality").get(modality)
+    model = make("modality", modality, **options)
+    if not cache_features:
+        return validate(model.represent(stimuli))
+    resolved = {o.name: o.default for o in entry.options() if not o.required}
+    resolved.update(options)
+    key = cache.make_key(stimuli, modality=modality, options=resolved, model=getattr(model, "cache_token", type(model).__qualname__))
+    rep = cache.load_features(key)
+    if rep is None:
+        rep = validate(model.represent(stimuli))
+        cache.save_features(key, rep)
+    return rep
