@@ -6,6 +6,7 @@ from importlib.metadata import EntryPoint
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 import xarray as xr
@@ -85,8 +86,18 @@ BAD_INPUTS = [
     ("sweep fraction", lambda: fa.sweep("synthetic", fractions=[0], seeds=[0], methods=["ridge"], progress=False), ValueError, r"fractions \[0\] are not allowed; each must be a number in \(0, 1\]"),
     ("sweep method", lambda: parse_method("ot+cos"), ValueError, r"unknown method 'ot\+cos'; use 'coupling' or 'coupling\+bridge'"),
     ("unknown task", lambda: fa.sweep("imagenet_zzz", fractions=[0.1], seeds=[0], methods=["ridge"]), KeyError, r"unknown task 'imagenet_zzz'; known tasks: .*synthetic"),
+    ("empty stimuli table", lambda: fa.represent("text", pd.DataFrame({"stimulus_id": [], "text": []})), ValueError, r"stimuli table is empty"),
+    ("stimuli without payload", lambda: fa.represent("text", pd.DataFrame({"stimulus_id": ["a"]})), ValueError, r"no 'text' column; columns present: \['stimulus_id'\]"),
+    ("empty text", lambda: fa.make("modality", "text").represent(pd.DataFrame({"stimulus_id": ["a", "b"], "text": ["a digit", "  "]})), ValueError, r"text in row 1 is '  '; every text must be a non-empty str"),
+    ("image of the wrong shape", lambda: _image_array(np.zeros((4, 4, 2))), ValueError, r"image of shape \(4, 4, 2\) is not allowed; use \(H, W\), \(H, W, 1\) or \(H, W, 3\)"),
     ("memory limit text", lambda: _with_env("FLOWALIGN_MEMORY_LIMIT", "lots", memory_limit), ValueError, r"FLOWALIGN_MEMORY_LIMIT='lots' is not a size; use bytes or a number with K, M, G or T"),
 ]
+
+
+def _image_array(value):
+    from flowalign_vision.images import image_array
+
+    return image_array(value)
 
 
 def _with_env(name, value, fn):

@@ -74,9 +74,9 @@ class TextEncoder:
     def represent(self, stimuli) -> xr.DataArray:
         """Representation of the ``text`` column, dims (presentation, neuroid)."""
         validate_stimuli(stimuli, "text")
-        bad = [i for i, t in enumerate(stimuli["text"]) if not isinstance(t, str)]
+        bad = [i for i, t in enumerate(stimuli["text"]) if not isinstance(t, str) or not t.strip()]
         if bad:
-            raise ValueError(f"text in row {bad[0]} is {stimuli['text'].iloc[bad[0]]!r}; every text must be a str")
+            raise ValueError(f"text in row {bad[0]} is {stimuli['text'].iloc[bad[0]]!r}; every text must be a non-empty str")
         values = self.encode(stimuli["text"].tolist())
         return stimuli_representation(values, stimuli, [f"{self.model}.{j}" for j in range(values.shape[1])],
                                       modality="text", model=MODELS[self.model][1], layer="sentence_embedding",

@@ -59,5 +59,5 @@ def test_bad_options_and_texts_are_named(minilm):
         TextEncoder(batch_size=0)
     with pytest.raises(ValueError, match=r"no 'text' column; columns present: \['stimulus_id'\]"):
         minilm.represent(pd.DataFrame({"stimulus_id": ["a"]}))
-    with pytest.raises(ValueError, match="text in row 1 is 3; every text must be a str"):
+    with pytest.raises(ValueError, match="text in row 1 is 3; every text must be a non-empty str"):
         minilm.represent(pd.DataFrame({"stimulus_id": ["a", "b"], "text": ["fine", 3]}))
