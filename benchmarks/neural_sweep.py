@@ -10,9 +10,12 @@ skipped on a re-run), writes ``table.csv`` there and prints markdown tables of m
 
     nice .venv/bin/python benchmarks/neural_sweep.py --task it_to_cnn
     nice .venv/bin/python benchmarks/neural_sweep.py --task kriegeskorte92_it_to_effnet
+    nice .venv/bin/python benchmarks/neural_sweep.py --task it_to_cnn --fractions 0.05 0.2 --seeds 0 \
+        --methods ot+prototype --flow-options '{"dim_handling": "conditional"}' --run-dir runs/neural/ablation-conditional
 """
 
 import argparse
+import json
 from pathlib import Path
 
 import flowalign_nb as fa
@@ -20,7 +23,8 @@ from flowalign_nb.experiments import summarise
 
 DEFAULTS = {
     "it_to_cnn": dict(fractions=[0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0], seeds=[0, 1, 2],
-                      methods=["exemplar", "ot+prototype", "ridge", "procrustes", "end_to_end", "ceiling"],
+                      methods=["exemplar", "ot+prototype", "ot+posterior", "sinkhorn+posterior", "ridge", "procrustes",
+                               "end_to_end", "ceiling"],
                       metrics=["accuracy"]),
     "kriegeskorte92_it_to_effnet": dict(fractions=[0.1, 0.2, 0.5, 1.0], seeds=[0, 1, 2, 3],
                                         methods=["exemplar", "gw", "ridge", "procrustes", "end_to_end", "ceiling"],
@@ -46,12 +50,13 @@ def main():
     parser.add_argument("--fractions", type=float, nargs="+")
     parser.add_argument("--methods", nargs="+")
     parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--flow-options", type=json.loads, default={}, help='more FlowAligner options as JSON, e.g. \'{"dim_handling": "conditional"}\'')
     parser.add_argument("--run-dir", type=Path)
     args = parser.parse_args()
     defaults = DEFAULTS[args.task]
     run_dir = args.run_dir or Path("runs/neural") / args.task
     table = fa.sweep(args.task, fractions=args.fractions or defaults["fractions"], seeds=args.seeds or defaults["seeds"],
-                     methods=args.methods or defaults["methods"], flow_options={"steps": args.steps}, run_dir=run_dir)
+                     methods=args.methods or defaults["methods"], flow_options={"steps": args.steps, **args.flow_options}, run_dir=run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     table.to_csv(run_dir / "table.csv", index=False)
     failed = table[table["error"] != ""]
@@ -59,7 +64,8 @@ def main():
         print(failed[["method", "fraction", "seed", "error"]].to_string(index=False))
     for metric in defaults["metrics"]:
         print(markdown(table[(table["error"] == "") & (table["metric"] == metric)], metric) + "\n")
-    print(f"task {args.task}, seeds {sorted(set(table['seed']))}, {args.steps} flow steps; table in {run_dir / 'table.csv'}")
+    print(f"task {args.task}, seeds {sorted(set(table['seed']))}, flow options {{'steps': {args.steps}, **{args.flow_options}}}; "
+          f"table in {run_dir / 'table.csv'}")
 
 
 if __name__ == "__main__":

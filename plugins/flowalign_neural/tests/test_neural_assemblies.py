@@ -1,5 +1,7 @@
 """Brain-Score netCDF files read and written without brainio; region, time-bin and repetition handling."""
 
+import sys
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -12,6 +14,7 @@ from flowalign_neural import (
     select_time_bin,
     split_half_reliability,
     stack_repetitions,
+    to_brainio,
     to_representation,
     write_assembly,
 )
@@ -137,3 +140,9 @@ def test_brainio_modality_from_file_or_object(tmp_path, make_assembly):
     np.testing.assert_allclose(from_file.values, expected, atol=1e-6)
     with pytest.raises(AssemblyError, match="exactly one of path="):
         BrainioRecording()
+
+
+def test_to_brainio_without_brainio_says_how_to_install(make_assembly, monkeypatch):
+    monkeypatch.setitem(sys.modules, "brainio", None)  # as if brainscore-brainio were not installed
+    with pytest.raises(ModuleNotFoundError, match="pip install --no-deps brainscore-brainio"):
+        to_brainio(make_assembly())
