@@ -4,6 +4,7 @@ Layout::
 
     RUN_DIR/sweep.json           the sweep's identity (task, flow options), checked on resume
     RUN_DIR/cells/<key>.json     the tidy rows of one finished cell (written atomically)
+    RUN_DIR/images/<key>.png     the task's images of that cell's transported items (generation tasks)
 
 Re-running the same sweep on the same folder skips the cells already there; a folder written by a
 different sweep is refused rather than mixed in.
@@ -15,7 +16,7 @@ import json
 import re
 from pathlib import Path
 
-from .safeio import SavedFileError, read_json, write_json
+from .safeio import SavedFileError, read_json, write_bytes, write_json
 
 SWEEP_FORMAT, CELL_FORMAT, VERSION = "flowalign_nb.sweep", "flowalign_nb.cell", 1
 
@@ -57,3 +58,7 @@ class CellStore:
 
     def write(self, key: str, rows: list[dict]) -> None:
         write_json(self.cells / f"{key}.json", {"format": CELL_FORMAT, "version": VERSION, "rows": rows})
+
+    def write_image(self, key: str, png: bytes) -> None:
+        """Save the PNG of cell ``key`` as ``images/<key>.png`` (atomically)."""
+        write_bytes(self.folder / "images" / f"{key}.png", png)

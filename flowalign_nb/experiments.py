@@ -26,6 +26,7 @@ from .baselines import ProcrustesAligner, RidgeAligner
 from .cellstore import CellStore, cell_key
 from .data import labelled_mask, mask_labels
 from .plugins import get_registry
+from .runplots import figure_png, plot_images
 
 LINEAR_BASELINES = {"ridge": RidgeAligner, "procrustes": ProcrustesAligner}
 DEFAULT_METHODS = ("exemplar", "ot+prototype", "unbalanced+prototype", "ridge", "procrustes", "independent", "end_to_end", "ceiling")
@@ -118,18 +119,21 @@ def masked_pair(data: TaskData, fraction: float, seed: int) -> tuple[xr.DataArra
             mask_labels(data.target, fraction, seed=seed + TARGET_LABEL_SEED_OFFSET))
 
 
-def run_cell(task: Task, data: TaskData, method: str, fraction: float, seed: int, flow_options: dict | None = None) -> dict:
+def run_cell(task: Task, data: TaskData, method: str, fraction: float, seed: int, flow_options: dict | None = None,
+             return_moved: bool = False):
     """Fit and score one (method, fraction, seed) cell.
 
     Labels are masked by :func:`masked_pair`.
 
     Returns
     -------
-    dict
-        The task's metrics plus ``seconds``.
+    dict, or (dict, DataArray or None) with ``return_moved``
+        The task's metrics plus ``seconds``; with ``return_moved`` also the transported held-out
+        source items of a flow or linear method (None for ``end_to_end`` and ``ceiling``).
     """
     spec = parse_method(method)
     start = time.perf_counter()
+    moved = None
     if spec.get("baseline") == "ceiling":
         scores = task.ceiling(data)
     else:
@@ -141,29 +145,59 @@ def run_cell(task: Task, data: TaskData, method: str, fraction: float, seed: int
                 aligner = LINEAR_BASELINES[spec["baseline"]]()
             else:
                 aligner = FlowAligner(coupling=spec["coupling"], bridge=spec["bridge"], seed=seed, **(flow_options or {}))
-            scores = task.score(aligner.fit(src, tgt).transform(data.source_test), data)
-    return {**scores, "seconds": time.perf_counter() - start}
+            moved = aligner.fit(src, tgt).transform(data.source_test)
+            scores = task.score(moved, data)
+    result = {**scores, "seconds": time.perf_counter() - start}
+    return (result, moved) if return_moved else result
+
+
+def task_images(task: Task, moved: xr.DataArray, data: TaskData, name: str = "") -> list[tuple[str, np.ndarray]]:
+    """The task's :meth:`Task.report_images` of ``moved``, checked, as ``[(title, images)]`` (empty for none).
+
+    Raises
+    ------
+    TypeError, ValueError
+        When the task returns something other than ``{title: (n, h, w) or (n, h, w, 3) array}`` or None.
+    """
+    images = task.report_images(moved, data)
+    if images is None:
+        return []
+    if not isinstance(images, dict):
+        raise TypeError(f"task {name!r}: report_images returned {type(images).__name__}; return a dict {{title: images}} or None")
+    out = []
+    for title, stack in images.items():
+        stack = np.asarray(stack, dtype=np.float32)
+        if not (stack.ndim == 3 or (stack.ndim == 4 and stack.shape[-1] == 3)) or len(stack) == 0:
+            raise ValueError(f"task {name!r}: report_images[{title!r}] has shape {stack.shape}; use (n, h, w) or (n, h, w, 3), n >= 1")
+        out.append((str(title), stack))
+    return out
 
 
 COLUMNS = ["task", "method", "fraction", "seed", "metric", "value", "seconds", "error"]
 
 
-def cell_rows(task, name: str, data: TaskData, method: str, fraction: float, seed: int, flow_options: dict) -> list[dict]:
-    """Tidy rows of one cell; a cell that raises becomes one row with the error and no value."""
+def cell_rows(task, name: str, data: TaskData, method: str, fraction: float, seed: int, flow_options: dict,
+              images: bool = False) -> tuple[list[dict], bytes | None]:
+    """Tidy rows of one cell, and with ``images`` a PNG of the task's images of its transported items.
+
+    A cell that raises becomes one row with the error and no value (and no PNG).
+    """
     base = dict(task=name, method=method, fraction=fraction, seed=seed)
     try:
-        result = run_cell(task, data, method, fraction, seed, flow_options)
+        result, moved = run_cell(task, data, method, fraction, seed, flow_options, return_moved=True)
+        rows = task_images(task, moved, data, name) if images and moved is not None else []
+        png = figure_png(plot_images(rows)) if rows else None
     except Exception as exc:  # one failing cell must not stop the sweep
-        return [dict(base, metric=task.metric, value=float("nan"), seconds=float("nan"), error=f"{type(exc).__name__}: {exc}")]
+        return [dict(base, metric=task.metric, value=float("nan"), seconds=float("nan"), error=f"{type(exc).__name__}: {exc}")], None
     seconds = result.pop("seconds")
-    return [dict(base, metric=metric, value=float(value), seconds=seconds, error="") for metric, value in result.items()]
+    return [dict(base, metric=metric, value=float(value), seconds=seconds, error="") for metric, value in result.items()], png
 
 
-def _remote_cell(task, name, seed, fraction, method, flow_options):
-    """Run one cell on a Dask worker (on that worker's device: CUDA when it has one)."""
+def _remote_cell(task, name, seed, fraction, method, flow_options, images):
+    """Run one cell on a Dask worker (on that worker's device: CUDA when it has one); the PNG travels back."""
     if isinstance(task, str):
         task = get_registry("task").get(task).factory()
-    return cell_rows(task, name, task.load(seed), method, fraction, seed, flow_options)
+    return cell_rows(task, name, task.load(seed), method, fraction, seed, flow_options, images)
 
 
 def sweep(task, fractions=DEFAULT_FRACTIONS, seeds=(0, 1, 2), methods=DEFAULT_METHODS, flow_options=None,
@@ -185,7 +219,9 @@ def sweep(task, fractions=DEFAULT_FRACTIONS, seeds=(0, 1, 2), methods=DEFAULT_ME
         Submit each cell as a Dask task (each lands on a worker and uses its device); without one,
         cells run in this process.
     run_dir : path, optional
-        Write each finished cell there as it completes and skip cells already there (resume).
+        Write each finished cell there as it completes and skip cells already there (resume). For a
+        task with :meth:`Task.report_images` (generation), each flow or linear cell also writes the
+        images of its transported held-out items as ``images/<cell key>.png``.
 
     Returns
     -------
@@ -209,11 +245,15 @@ def sweep(task, fractions=DEFAULT_FRACTIONS, seeds=(0, 1, 2), methods=DEFAULT_ME
     store = None if run_dir is None else CellStore(run_dir, {"task": name, "flow_options": flow_options})
     results = {} if store is None else {k: v for k, v in store.finished().items() if k in cells}
     todo = [key for key in cells if key not in results]
+    images = store is not None and type(task_object).report_images is not Task.report_images
 
-    def finish(key, rows):
+    def finish(key, outcome):
+        rows, png = outcome
         results[key] = rows
         if store is not None:
             store.write(key, rows)
+            if png is not None:
+                store.write_image(key, png)
         bar.update(1)
 
     with tqdm(total=len(cells), initial=len(results), desc=f"sweep {name}", disable=not progress) as bar:
@@ -223,11 +263,11 @@ def sweep(task, fractions=DEFAULT_FRACTIONS, seeds=(0, 1, 2), methods=DEFAULT_ME
                 seed, fraction, method = cells[key]
                 if seed not in loaded:
                     loaded = {seed: task_object.load(seed)}
-                finish(key, cell_rows(task_object, name, loaded[seed], method, fraction, seed, flow_options))
+                finish(key, cell_rows(task_object, name, loaded[seed], method, fraction, seed, flow_options, images))
         else:
             from distributed import as_completed
 
-            futures = {client.submit(_remote_cell, task, name, *cells[key], flow_options, pure=False): key for key in todo}
+            futures = {client.submit(_remote_cell, task, name, *cells[key], flow_options, images, pure=False): key for key in todo}
             for future in as_completed(futures):
                 finish(futures[future], future.result())
     return pd.DataFrame([row for key in cells for row in results[key]], columns=COLUMNS)

@@ -26,7 +26,7 @@ from .analysis.compare import AnalysisSkippedWarning, compare
 from .analysis.inputs import NotApplicableError
 from .analysis.plots import plot_comparison
 from .data import labelled_mask, make_representation
-from .experiments import COLUMNS, TARGET_LABEL_SEED_OFFSET, TaskData, masked_pair, parse_method, run_cell
+from .experiments import COLUMNS, TARGET_LABEL_SEED_OFFSET, TaskData, masked_pair, parse_method, run_cell, task_images
 from .plugins import get_registry, make
 from .provenance import describe_representations, now, recording_inputs, write_provenance
 from .runplots import plot_images, plot_plan, plot_training
@@ -129,7 +129,7 @@ def fit_run(task: str, method: str, fraction: float, seed: int = 0, output="runs
     rows = [dict(task=task, method=m, fraction=fraction, seed=seed, metric=metric, value=float(value), seconds=result["seconds"], error="")
             for m, result in scores.items() for metric, value in result.items() if metric != "seconds"]
     analyses = analyse(data, moved)
-    images = _report_images(task, task_object, moved, data)
+    images = task_images(task_object, moved, data, task)
     results = xr.Dataset({"loss": ("step", aligner.history_.astype(np.float64)),
                           "plan": coupling_diagnostics(aligner, data, seed=seed)})
     for k, (title, stack) in enumerate(images):
@@ -168,21 +168,6 @@ def modality_record(rep: xr.DataArray) -> dict:
     """``{"modality", "model", "items", "neuroids"}`` of a representation, for run.json."""
     return {"modality": str(rep.attrs.get("modality", "")), "model": str(rep.attrs.get("model", "")),
             "items": rep.sizes["presentation"], "neuroids": rep.sizes["neuroid"]}
-
-
-def _report_images(task: str, task_object, moved, data) -> list[tuple[str, np.ndarray]]:
-    images = task_object.report_images(moved, data)
-    if images is None:
-        return []
-    if not isinstance(images, dict):
-        raise TypeError(f"task {task!r}: report_images returned {type(images).__name__}; return a dict {{title: images}} or None")
-    out = []
-    for title, stack in images.items():
-        stack = np.asarray(stack, dtype=np.float32)
-        if not (stack.ndim == 3 or (stack.ndim == 4 and stack.shape[-1] == 3)) or len(stack) == 0:
-            raise ValueError(f"task {task!r}: report_images[{title!r}] has shape {stack.shape}; use (n, h, w) or (n, h, w, 3), n >= 1")
-        out.append((str(title), stack))
-    return out
 
 
 def _ordered_sample(rep: xr.DataArray, rng: np.random.Generator, size: int) -> np.ndarray:

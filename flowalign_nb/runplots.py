@@ -82,32 +82,38 @@ def plot_plan(plan: xr.DataArray, title: str = "coupling plan") -> Figure:
 
 
 def plot_images(rows: list[tuple[str, np.ndarray]], max_columns: int = 10) -> Figure:
-    """Rows of images, one row per ``(title, images)`` pair.
+    """Titled blocks of images, one block per ``(title, images)`` pair, wrapped at ``max_columns``.
+
+    A block of ``n`` images takes ``ceil(n / max_columns)`` lines, so images given in class order,
+    ``max_columns`` per class, show one class per line.
 
     Parameters
     ----------
     rows : list of (str, numpy.ndarray of shape (n, h, w) or (n, h, w, 3))
-        Grey values or RGB in [0, 1] (or any range: each row is scaled to its own min and max).
+        Grey values or RGB in [0, 1] (or any range: each block is scaled to its own min and max).
     max_columns : int
-        Images shown per row.
+        Images per line.
 
     Returns
     -------
     matplotlib.figure.Figure
     """
     columns = max(1, min(max_columns, max(len(images) for _, images in rows)))
-    fig = Figure(figsize=(1.1 * columns + 1.6, 1.25 * len(rows)), layout="constrained")
-    axes = fig.subplots(len(rows), columns, squeeze=False)
-    for (title, images), row in zip(rows, axes):
+    lines = [-(-len(images) // columns) for _, images in rows]
+    fig = Figure(figsize=(0.9 * columns + 1.8, 0.9 * sum(lines) + 0.3), layout="constrained")
+    axes = fig.subplots(sum(lines), columns, squeeze=False)
+    first_line = np.cumsum([0, *lines[:-1]])
+    for (title, images), start, count in zip(rows, first_line, lines):
         images = np.asarray(images, dtype=np.float64)
         low, high = np.nanmin(images), np.nanmax(images)
         scaled = (images - low) / (high - low) if high > low else np.zeros_like(images)
-        for k, ax in enumerate(row):
+        for k, ax in enumerate(axes[start:start + count].ravel()):
             ax.set_axis_off()
             if k < len(scaled):
                 ax.imshow(scaled[k], cmap="gray" if scaled.ndim == 3 else None, vmin=0, vmax=1)
-        row[0].set_axis_on()
-        row[0].set_xticks([])
-        row[0].set_yticks([])
-        row[0].set_ylabel(title, rotation=0, ha="right", va="center", fontsize="small")
+        head = axes[start, 0]
+        head.set_axis_on()
+        head.set_xticks([])
+        head.set_yticks([])
+        head.set_ylabel(title, rotation=0, ha="right", va="center", fontsize="small", wrap=True)
     return fig

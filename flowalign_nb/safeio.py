@@ -39,16 +39,21 @@ def _replace(tmp: Path, path: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def write_json(path, obj) -> None:
-    """Write ``obj`` as JSON to ``path`` atomically (the old file survives a crash mid-write)."""
+def write_bytes(path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (the old file survives a crash mid-write)."""
     path = Path(path)
     tmp = _atomic_target(path)
     try:
-        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True))
+        tmp.write_bytes(data)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise OSError(f"could not write {path}: {exc}; the previous version, if any, is unchanged") from exc
     _replace(tmp, path)
+
+
+def write_json(path, obj) -> None:
+    """Write ``obj`` as JSON to ``path`` atomically (the old file survives a crash mid-write)."""
+    write_bytes(path, json.dumps(obj, indent=2, sort_keys=True).encode())
 
 
 def read_json(path, kind: str, version: int) -> dict:

@@ -116,7 +116,7 @@ def save_sweep_run(table: pd.DataFrame, output, *, command: list[str], started: 
         "modalities": {"source": modality_record(first.source), "target": modality_record(first.target)},
     })
     written = [RUN_FILE, *(p.name for p in (paths["csv"], paths["netcdf"], *paths["figures"])), *fit_dirs]
-    written += [name for name in ("sweep.json", "cells") if (output / name).exists()]
+    written += [name for name in ("sweep.json", "cells", "images") if (output / name).exists()]
     representations = {k: v for seed, data in loaded.items() for k, v in data_representations(data, f"seed{seed}/").items()}
     write_provenance(output, inputs=inputs, representations=describe_representations(representations),
                      device=resolve_device(flow_options.get("device")), started=started, command=shlex.join(command),

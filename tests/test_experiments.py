@@ -130,3 +130,23 @@ def test_an_interrupted_sweep_resumes_with_only_the_missing_cells(tmp_path, monk
     pd.testing.assert_frame_equal(resumed.drop(columns="seconds"), fresh.drop(columns="seconds"))
     with pytest.raises(SavedFileError, match="holds another sweep"):
         fa.sweep(SyntheticTask(**SMALL), **{**options, "flow_options": {"steps": 5}})
+
+
+class ImageTask(SyntheticTask):
+    """The synthetic task with 2x2 "images": the first four features of each transported item."""
+
+    def report_images(self, moved, data):
+        return {"transported items": moved.values[:12, :4].reshape(12, 2, 2)}
+
+
+def test_sweep_saves_the_images_of_each_transported_cell(tmp_path):
+    from PIL import Image
+
+    fa.sweep(ImageTask(**SMALL), fractions=[0.5], seeds=[0], methods=["exemplar", "ridge", "end_to_end", "ceiling"],
+             flow_options={"steps": 5}, progress=False, run_dir=tmp_path)
+    saved = sorted(p.name for p in (tmp_path / "images").iterdir())
+    assert saved == ["seed0_fraction0.5_exemplar.png", "seed0_fraction0.5_ridge.png"]  # nothing was transported for the others
+    with Image.open(tmp_path / "images" / saved[0]) as image:
+        assert image.format == "PNG" and image.size[0] > image.size[1]  # 10 images per line, 2 lines
+    fa.sweep(SyntheticTask(**SMALL), fractions=[0.5], seeds=[0], methods=["ridge"], progress=False, run_dir=tmp_path / "plain")
+    assert not (tmp_path / "plain" / "images").exists()  # a task without images writes none

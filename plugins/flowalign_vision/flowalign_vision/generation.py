@@ -143,7 +143,7 @@ class MnistTextToImage(Task):
         return train_decoder_model(model, inputs, data.extra["target_images"][partner], epochs, 128, 2e-3, seed,
                                    data.extra["autoencoder"].device, "end-to-end decoder", self.progress).cpu()
 
-    def report_images(self, moved, data, per_class: int = 8) -> dict:
+    def report_images(self, moved, data, per_class: int = 10) -> dict:
         """Digits drawn from transported captions and real held-out digits, ``per_class`` of each class in class order.
 
         Returns
