@@ -30,6 +30,7 @@ from .data import (
 from .experiments import Task, TaskData, sweep
 from .hookspecs import hookimpl, hookspec
 from .plugins import list_plugins, make
+from .chunked import compute_representation, represent_chunked
 from .represent import represent
 from .report import report
 from .synthetic import make_synthetic_pair
@@ -58,6 +59,8 @@ __all__ = [
     "list_plugins",
     "make",
     "represent",
+    "represent_chunked",
+    "compute_representation",
     "report",
     "make_synthetic_pair",
     "sweep",

@@ -49,6 +49,7 @@ class BaseAligner(BaseEstimator):
     """
 
     def _fit_spaces(self, source: xr.DataArray, target: xr.DataArray, need_labels: bool) -> tuple[Latents, Latents]:
+        source, target = _in_memory(source, self), _in_memory(target, self)
         classes = check_pair(source, target, need_labels=need_labels)
         self.classes_ = classes
         self.n_features_in_, self.n_features_out_ = source.sizes["neuroid"], target.sizes["neuroid"]
@@ -67,6 +68,7 @@ class BaseAligner(BaseEstimator):
     def _standardised_source(self, source: xr.DataArray) -> np.ndarray:
         if not hasattr(self, "n_features_in_"):
             raise RuntimeError(f"this {type(self).__name__} is not fitted yet; call fit(source, target) first")
+        source = _in_memory(source, self)
         validate(source)
         if source.sizes["neuroid"] != self.n_features_in_:
             raise RepresentationError(
@@ -82,6 +84,15 @@ class BaseAligner(BaseEstimator):
         attrs = dict(self.target_attrs_)
         attrs.update(aligned_from=json.dumps(_jsonable(source.attrs)), aligner=type(self).__name__)
         return xr.DataArray(values.astype(np.float32), dims=DIMS, coords=coords, attrs=attrs)
+
+
+def _in_memory(rep, aligner) -> xr.DataArray:
+    """``rep`` with its values in memory: a lazy (dask-backed, e.g. chunked) representation is computed once."""
+    if not isinstance(rep, xr.DataArray) or rep.chunks is None:
+        return rep
+    from .chunked import compute_representation
+
+    return compute_representation(rep, progress=bool(getattr(aligner, "progress", False)))
 
 
 def _moments(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -101,10 +101,30 @@ def represent(modality: str, stimuli: pd.DataFrame, *, cache_features: bool = Tr
     >>> rep = fa.represent("text", stimuli, model="minilm")   # doctest: +SKIP
     """
     validate_stimuli(stimuli)
-    entry = get_registry("modality").get(modality)
     model = make("modality", modality, **options)
     if not cache_features:
         return validate(model.represent(stimuli))
+    return cached_represent(model, modality, stimuli, options)
+
+
+def cached_represent(model, modality: str, stimuli: pd.DataFrame, options: dict) -> xr.DataArray:
+    """``model.represent(stimuli)`` through the feature cache (no forward pass on a hit).
+
+    Parameters
+    ----------
+    model : object with ``.represent(stimuli)``
+        Built by the ``modality`` factory with ``options``.
+    modality : str
+        Its registered name.
+    stimuli : pandas.DataFrame, shape (n_stimuli, n_columns)
+    options : dict
+        The options ``model`` was built with (the factory's defaults fill the others in the key).
+
+    Returns
+    -------
+    DataArray, dims ("presentation", "neuroid")
+    """
+    entry = get_registry("modality").get(modality)
     resolved = {o.name: o.default for o in entry.options() if not o.required}
     resolved.update(options)
     key = cache.make_key(stimuli, modality=modality, options=resolved, model=getattr(model, "cache_token", type(model).__qualname__))
