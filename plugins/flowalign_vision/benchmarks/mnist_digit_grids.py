@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 import flowalign_nb as fa
+from flowalign_nb.experiments import masked_pair
 from flowalign_vision import save_digit_grid
 
 HERE = Path(__file__).resolve().parent
@@ -32,8 +33,7 @@ def main(argv=None) -> None:
     torch.set_num_threads(1)
     task = fa.make("task", "mnist_text_to_image", progress=False)
     data = task.load(args.seed)
-    src = fa.mask_labels(data.source, args.fraction, seed=args.seed)
-    tgt = fa.mask_labels(data.target, args.fraction, seed=args.seed + 1000)
+    src, tgt = masked_pair(data, args.fraction, args.seed)  # the labelled items of the sweep's cell
     for coupling, bridge in (("exemplar", None), ("ot", "prototype")):
         aligner = fa.FlowAligner(coupling, bridge, steps=args.steps, seed=args.seed, progress=False).fit(src, tgt)
         moved = aligner.transform(data.source_test)

@@ -16,6 +16,7 @@ import time
 import torch
 
 import flowalign_nb as fa
+from flowalign_nb.experiments import masked_pair
 
 VARIANTS = {
     "exemplar": dict(coupling="exemplar"),
@@ -40,8 +41,7 @@ def main(argv=None) -> None:
     torch.set_num_threads(1)
     task = fa.make("task", "mnist_effnet_to_cnn", progress=False)
     data = task.load(args.seed)
-    src = fa.mask_labels(data.source, args.fraction, seed=args.seed)
-    tgt = fa.mask_labels(data.target, args.fraction, seed=args.seed + 1000)
+    src, tgt = masked_pair(data, args.fraction, args.seed)  # the labelled items of the sweep's cell
     print(f"end_to_end: {task.end_to_end(src, data)['accuracy']:.3f}")
     for name in args.variants:
         options = {"steps": 800, **VARIANTS[name]}
