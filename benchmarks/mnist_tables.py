@@ -51,7 +51,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     for task in ("mnist_effnet_to_cnn", "mnist_text_to_image"):
         table = pd.read_csv(args.runs / task / "sweep.csv")
-        table["error"] = table["error"].fillna("")
+        table["error"] = table["error"].astype(object).fillna("")
         print(f"## {task}: {table['seed'].nunique()} seeds, {table['fraction'].nunique()} fractions, "
               f"{int((table['error'] != '').sum())} failed cells\n")
         for metric in pd.unique(table["metric"]):

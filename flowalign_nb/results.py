@@ -38,7 +38,8 @@ def plot_sweep(table: pd.DataFrame, metric: str | None = None):
     ax.set_xscale("log")
     ax.set_xlabel("label fraction")
     ax.set_ylabel(metric)
-    ax.set_title(f"{', '.join(sorted(subset['task'].unique()))}: {metric} vs label fraction (mean ± std over seeds)")
+    ax.set_title(f"{', '.join(sorted(subset['task'].unique()))}: {metric} vs label fraction\n(mean ± std over seeds)",
+                 fontsize="medium")
     ax.legend(fontsize=8, frameon=False, bbox_to_anchor=(1.02, 1), loc="upper left")
     fig.tight_layout()
     return fig
