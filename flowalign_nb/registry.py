@@ -122,6 +122,13 @@ class Registry:
         """Drop what the current plugin added (it failed part way)."""
         self._staged = []
 
+    def discard_plugin(self, plugin: str) -> list[str]:
+        """Remove every factory ``plugin`` added; returns their names (used by :func:`flowalign_nb.plugins.unregister_plugin`)."""
+        names = [name for name, entry in self._entries.items() if entry.plugin == plugin]
+        for name in names:
+            del self._entries[name]
+        return names
+
     def get(self, name: str) -> Entry:
         """The entry named ``name``; :class:`UnknownNameError` lists the known names otherwise."""
         try:

@@ -6,13 +6,15 @@ import time
 
 import ipywidgets as W
 import numpy as np
+import pandas as pd
 import pytest
 
 import flowalign_nb.plugins as plugins_module
 from flowalign_nb import FlowAligner, make
 from flowalign_nb.experiments import masked_pair
 from flowalign_nb.flow.train import CHECKPOINT_FORMAT, CHECKPOINT_VERSION
-from flowalign_nb.plugins import BUILTIN_PLUGINS, Plugins
+from flowalign_nb.hookspecs import hookimpl
+from flowalign_nb.plugins import BUILTIN_PLUGINS, Plugins, register_plugin
 from flowalign_nb.safeio import read_tensors
 from flowalign_nb.widgets import AlignPanel, CouplingView, OptionFields, same_class_share
 
@@ -38,6 +40,10 @@ def test_run_trains_and_shows_scores(tmp_path):
     assert not panel.run_button.disabled and panel.stop_button.disabled
     _, info = read_tensors(panel.checkpoint_path, CHECKPOINT_FORMAT, CHECKPOINT_VERSION)
     assert info["step"] == 40
+    # the before/after comparison: every registered analysis on the held-out items, shown as a figure
+    rsa = panel.analyses.query("analysis == 'rsa' and level == 'class means'").set_index("condition")["value"]
+    assert set(rsa.index) == {"before", "after"} and rsa["after"] > rsa["before"]
+    assert panel.comparison_plot.value.tobytes().startswith(b"\x89PNG") and panel.comparison_plot.layout.display is None
 
 
 def test_run_button_in_background_and_stop_keeps_a_loadable_checkpoint(tmp_path):
@@ -200,3 +206,120 @@ def test_sweep_panel_runs_every_cell_and_draws_the_figure():
     assert table["value"].notna().all() and panel.figure.value.tobytes().startswith(b"\x89PNG")
     panel.fractions.value = "0.1, x"
     assert panel.run() is None and "fractions='0.1, x'" in str(panel.error)
+
+
+class Blobs:
+    """A test modality: class means plus noise, seeded (a 'plugin' registered at run time)."""
+
+    def __init__(self, dim: int = 8, noise: float = 0.3, seed: int = 0):
+        if dim < 1:
+            raise ValueError(f"dim={dim!r} is not allowed; it must be positive")
+        self.dim, self.noise, self.seed = dim, noise, seed
+
+    def represent(self, stimuli):
+        from flowalign_nb.represent import stimuli_representation
+
+        rng = np.random.default_rng(self.seed)
+        labels = stimuli["label"].to_numpy()
+        means = 2 * rng.normal(size=(labels.max() + 1, self.dim))
+        values = means[labels] + self.noise * rng.normal(size=(len(labels), self.dim))
+        return stimuli_representation(values, stimuli, [f"u{j}" for j in range(self.dim)], modality="blobs")
+
+
+class BlobsPlugin:
+    @hookimpl
+    def flowalign_register_modalities(self, registry):
+        registry.add("blobs", Blobs, description="test modality: noisy class means")
+
+
+@pytest.fixture
+def blobs_registered(tmp_path, monkeypatch):
+    """Fresh plugins with the test modality registered at run time; features cached under tmp_path."""
+    monkeypatch.setenv("FLOWALIGN_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(plugins_module, "_plugins", Plugins(entry_points=[]))
+    assert register_plugin(BlobsPlugin(), name="blobs_plugin") == "blobs_plugin"
+    return pd.DataFrame({"stimulus_id": [f"s{i:03d}" for i in range(200)], "label": np.arange(200) % 4})
+
+
+def modality_panel(tmp_path, stimuli, steps=60):
+    panel = AlignPanel(stimuli=stimuli, source="blobs", target="blobs", checkpoint_dir=tmp_path / "ckpt")
+    panel.steps.value, panel.batch_size.value, panel.fraction.value, panel.device.value = steps, 64, 0.2, "cpu"
+    return panel
+
+
+def test_modality_mode_lists_registered_modalities_with_their_option_fields(tmp_path, blobs_registered):
+    panel = modality_panel(tmp_path, blobs_registered)
+    assert panel.mode.value == "modalities" and panel.source.options == ("blobs",)
+    assert panel.task_box.layout.display == "none" and panel.modality_box.layout.display is None
+    assert isinstance(panel.source_fields.fields["dim"], W.IntText)
+    assert isinstance(panel.target_fields.fields["noise"], W.FloatText)
+    panel.mode.value = "task"
+    assert panel.modality_box.layout.display == "none" and panel.task_box.layout.display is None
+    assert AlignPanel().mode.value == "task"
+    with pytest.raises(KeyError, match="known modalitys: blobs"):
+        AlignPanel(stimuli=blobs_registered, source="no_such_modality")
+    with pytest.raises(ValueError, match="mode='both' is not allowed"):
+        AlignPanel(mode="both")
+
+
+def test_modality_mode_run_button_trains_and_scores_before_and_after(tmp_path, blobs_registered):
+    panel = modality_panel(tmp_path, blobs_registered)
+    panel.target_fields.fields["dim"].value = 12
+    panel.target_fields.fields["seed"].value = 1
+    panel.test_fraction.value = 0.3
+    panel.run_button.click()
+    assert panel.wait(timeout=120) == "done", panel.status.value
+    assert panel.error is None and "done: 60 steps" in panel.status.value
+    assert panel.data.source.sizes["neuroid"] == 8 and panel.data.target.sizes["neuroid"] == 12  # the option fields reached the factories
+    assert panel.data.source_test.sizes["presentation"] == 60 and panel.moved.sizes["neuroid"] == 12
+    scores = panel.scores.set_index(["method", "metric"])["value"]
+    assert list(dict.fromkeys(panel.scores["method"])) == ["flow (aligned)", "before alignment", "end to end", "ceiling"]
+    assert scores["flow (aligned)", "accuracy"] > 0.9 > scores["before alignment", "accuracy"]  # 4 classes, chance 0.25
+    assert scores["flow (aligned)", "rsa"] > scores["before alignment", "rsa"]
+    assert scores["ceiling", "accuracy"] == pytest.approx(1.0)
+    assert "before alignment" in panel.results.value and panel.comparison_plot.value.tobytes().startswith(b"\x89PNG")
+    assert panel.comparison_plot.layout.display is None
+    assert type(panel.task_).__name__ == "ModalityPair"
+
+
+def test_modality_mode_errors_name_the_problem(tmp_path, blobs_registered):
+    panel = modality_panel(tmp_path, None, steps=5)
+    assert panel.mode.value == "task"
+    panel.mode.value = "modalities"
+    assert panel.run() is None and panel.state == "error" and "needs stimuli" in str(panel.error)
+    panel.stimuli = blobs_registered.drop(columns="label")
+    assert panel.run() is None and "no 'label' column" in str(panel.error)
+    panel.stimuli = blobs_registered
+    panel.source_fields.fields["dim"].value = 0
+    assert panel.run() is None and "dim=0 is not allowed" in str(panel.error) and "error" in panel.status.value
+
+
+def test_a_plugin_registered_at_run_time_can_be_replaced_and_removed(blobs_registered):
+    from flowalign_nb.plugins import PluginError, get_registry, unregister_plugin
+
+    with pytest.raises(ValueError, match="already registered"):
+        register_plugin(BlobsPlugin(), name="blobs_plugin")
+    with pytest.raises(PluginError, match="registered by both plugin 'blobs_plugin' and plugin 'other'"):
+        register_plugin(BlobsPlugin(), name="other")
+    assert register_plugin(BlobsPlugin(), name="blobs_plugin", replace=True) == "blobs_plugin"
+    with pytest.raises(ValueError, match="has no @hookimpl hook"):
+        register_plugin(object(), name="nothing")
+    assert unregister_plugin("blobs_plugin") == ["modality:blobs"]
+    assert "blobs" not in get_registry("modality")
+    with pytest.raises(ValueError, match="no plugin named 'blobs_plugin'"):
+        unregister_plugin("blobs_plugin")
+
+
+def test_modality_pair_names_bad_inputs(blobs_registered):
+    from flowalign_nb.modality_pair import ModalityPair
+    from flowalign_nb.registry import UnknownNameError
+
+    with pytest.raises(ValueError, match=r"test_fraction=1.5 is not allowed"):
+        ModalityPair("blobs", "blobs", blobs_registered, test_fraction=1.5)
+    with pytest.raises(ValueError, match="at least 2 labels with at least 2 stimuli each"):
+        ModalityPair("blobs", "blobs", blobs_registered.iloc[:4])
+    with pytest.raises(UnknownNameError, match="unknown modality 'pixels'; known modalitys: blobs"):
+        ModalityPair("blobs", "pixels", blobs_registered)
+    pair = ModalityPair("blobs", "blobs", blobs_registered, target_options={"dim": 3})
+    data = pair.load(0)
+    assert set(pair.before(data)) == {"rsa"}  # an 8-d source is wider than the 3-d target: no padded decoding

@@ -12,8 +12,21 @@ SMALL = {
                            "LABEL_FRACTION = 0.2\nSTEPS = 40\nBATCH_SIZE = 64\nSEED = 0",
     "03_label_fraction_sweep.ipynb": 'TASK = "synthetic"\nTASK_OPTIONS = {"n_train": 300, "n_test": 100}\n'
                                      'FRACTIONS = "0.1, 0.5"\nSEEDS = "0"\nMETHODS = ("exemplar", "end_to_end")\nSTEPS = 20',
+    "02_neural_alignment.ipynb": 'K92_OPTIONS = {"n_folds": 4}\n'
+                                 'IT_OPTIONS = {"n_source": 8, "n_target": 8, "n_test": 4, "n_images": 200, "n_repetitions": 4}\n'
+                                 'COUPLING = "exemplar"\nLABEL_FRACTION = 0.5\nSTEPS = 40\nBATCH_SIZE = 64\nSEED = 0',
+    "04_image_generation.ipynb": 'TASK_OPTIONS = {"n_source": 20, "n_target": 20, "n_test": 5, "ae_epochs": 5, "e2e_steps": 50, '
+                                 '"e2e_pairs": 400}\nCOUPLING = "exemplar"\nLABEL_FRACTION = 0.2\nSTEPS = 40\nBATCH_SIZE = 64\n'
+                                 "SEED = 0\nPER_CLASS = 3",
+    "05_writing_a_plugin.ipynb": 'PER_CLASS = 20\nCOUPLING = "exemplar"\nLABEL_FRACTION = 0.2\nSTEPS = 60\nBATCH_SIZE = 64\nSEED = 0',
 }
-EXPECTED_TEXT = {"01_quickstart.ipynb": "same-class share of the plan", "03_label_fraction_sweep.ipynb": "done: 4 cells"}
+EXPECTED_TEXT = {
+    "01_quickstart.ipynb": "same-class share of the plan",
+    "02_neural_alignment.ipynb": "simulated IT -> MNIST CNN: done: 40 steps",
+    "03_label_fraction_sweep.ipynb": "done: 4 cells",
+    "04_image_generation.ipynb": "generated digits read as the asked-for class by the MNIST CNN",
+    "05_writing_a_plugin.ipynb": "pooled_pixels option fields: ['size', 'normalize']",
+}
 
 
 def parameter_cell(nb):

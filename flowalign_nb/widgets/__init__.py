@@ -1,6 +1,7 @@
 """ipywidgets panels, thin over the public API.
 
-``AlignPanel`` trains a flow aligner on a registered task with live progress and scores;
+``AlignPanel`` trains a flow aligner on a registered task, or between two registered modalities of
+the user's stimuli, with live progress and scores;
 ``CouplingView`` draws the transport plan of a minibatch ordered by class; ``ComparePanel`` runs
 the registered analyses before and after alignment; ``SweepPanel`` runs a label-fraction sweep.
 """

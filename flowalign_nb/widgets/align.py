@@ -1,4 +1,5 @@
-"""AlignPanel: configure and train a flow aligner on a registered task, with live progress and scores."""
+"""AlignPanel: configure and train a flow aligner on a registered task, or on two registered modalities
+of the user's stimuli, with live progress and scores."""
 
 from __future__ import annotations
 
@@ -14,20 +15,33 @@ from tqdm.auto import tqdm
 from ..aligner import FlowAligner
 from ..experiments import masked_pair
 from ..flow.train import CHECKPOINT_NAME
+from ..modality_pair import ModalityPair
 from ..plugins import get_registry, make
-from .figures import loss_figure, png
+from ..fitrun import analyse, compare_figure
+from .figures import before_after_figure, loss_figure, png
 from .options import OptionFields
 
 NO_BRIDGE = "(none)"
+MODES = (("task", "task"), ("source / target modality", "modalities"))
 
 
 class AlignPanel(W.VBox):
-    """Train a :class:`~flowalign_nb.FlowAligner` on a registered task from a notebook.
+    """Train a :class:`~flowalign_nb.FlowAligner` on a registered task, or between two modalities, from a notebook.
 
-    Dropdowns list the registered tasks, couplings and bridges; the option fields of the chosen
-    coupling and bridge come from their factories' signatures, so a plugin's coupling shows up with
-    its options. **Run** trains in a background thread (:meth:`start`; :meth:`run` trains in the
-    calling thread) with a tqdm.auto progress bar and a loss plot redrawn every ``plot_every`` steps;
+    The **mode** toggle chooses what is aligned:
+
+    - ``"task"``: a registered task (its source, target, frozen head, end-to-end baseline and ceiling);
+    - ``"modalities"``: a registered *source* and *target* modality representing the ``stimuli``
+      passed in (:class:`~flowalign_nb.modality_pair.ModalityPair`): a stratified share of the
+      stimuli is held out, and with no task head the panel scores the held-out items by decoding
+      (a decoder trained on the target space) and RSA with the target, before and after alignment,
+      beside the end-to-end decoder and the ceiling.
+
+    Dropdowns list the registered tasks, modalities, couplings and bridges; the option fields of the
+    chosen task, modalities, coupling and bridge come from their factories' signatures, so a plugin's
+    modality or coupling shows up with its options and no widget code (a plugin registered after the
+    panel was built needs a new panel). **Run** trains in a background thread (:meth:`start`;
+    :meth:`run` trains in the calling thread) with a tqdm.auto progress bar and a loss plot redrawn every ``plot_every`` steps;
     **Stop** ends training between steps and keeps the last checkpoint in ``checkpoint_dir``. When
     training finishes the panel shows the task's score of the transported held-out items beside the
     end-to-end baseline and the ceiling.
@@ -39,6 +53,15 @@ class AlignPanel(W.VBox):
     task_options : dict or None
         Keyword options for the task factory (e.g. ``{"n_train": 300}`` for ``synthetic``); they
         override the task's option fields.
+    stimuli : pandas.DataFrame or None
+        The stimuli of the modality mode: ``stimulus_id``, ``label`` and the payload columns the
+        modalities read (``image``, ``text``, ...). Giving them selects the modality mode.
+    source, target : str or None
+        Initially selected source and target modalities (default: the first two registered).
+    source_options, target_options : dict or None
+        Keyword options for the two modality factories; they override their option fields.
+    mode : {"task", "modalities"} or None
+        Initial mode; None: ``"modalities"`` when ``stimuli`` are given, else ``"task"``.
     checkpoint_dir : path or None
         Where checkpoints go; None: a new temporary folder.
     checkpoint_every : int
@@ -54,11 +77,23 @@ class AlignPanel(W.VBox):
         The last fitted aligner, its score table (pandas DataFrame) and the last error (or None).
     data, moved
         The last run's task split (``TaskData``) and its transported held-out source items.
+    analyses
+        For a registered task without its own before/after scores: every registered analysis
+        before and after alignment (:func:`flowalign_nb.fitrun.analyse`), shown as a figure; else None.
+    task_
+        The last run's task object (a registered task or a ``ModalityPair``).
     """
 
-    def __init__(self, task="synthetic", task_options=None, checkpoint_dir=None, checkpoint_every=10, plot_every=10):
+    def __init__(self, task="synthetic", task_options=None, checkpoint_dir=None, checkpoint_every=10, plot_every=10,
+                 stimuli=None, source=None, target=None, source_options=None, target_options=None, mode=None):
         super().__init__()
+        mode = mode or ("modalities" if stimuli is not None else "task")
+        if mode not in dict(MODES).values():
+            raise ValueError(f"mode={mode!r} is not allowed; use 'task' or 'modalities'")
         self.task_options = dict(task_options or {})
+        self.stimuli = stimuli
+        self.source_options, self.target_options = dict(source_options or {}), dict(target_options or {})
+        self.task_ = None
         self.checkpoint_dir = checkpoint_dir or tempfile.mkdtemp(prefix="flowalign_panel_")
         self.checkpoint_every, self.plot_every = checkpoint_every, plot_every
         self.state, self.aligner, self.scores, self.error = "idle", None, None, None
@@ -71,6 +106,22 @@ class AlignPanel(W.VBox):
         self.task = W.Dropdown(options=tasks.names(), value=tasks.get(task).name, description="task")
         self.task_fields = OptionFields(tasks.get(task))
         self.task.observe(lambda change: self.task_fields.set_entry(tasks.get(change["new"])), names="value")
+        self.mode = W.ToggleButtons(options=MODES, value=mode, tooltips=["a registered task", "two registered modalities of your stimuli"],
+                                    style={"button_width": "190px"})
+        modalities = get_registry("modality")
+        names = modalities.names()
+        source = source or (names[0] if names else None)
+        target = target or (names[1] if len(names) > 1 else source)
+        self.source = W.Dropdown(options=names, value=source and modalities.get(source).name, description="source")
+        self.target = W.Dropdown(options=names, value=target and modalities.get(target).name, description="target")
+        self.source_fields = OptionFields(modalities.get(source) if source else None)
+        self.target_fields = OptionFields(modalities.get(target) if target else None)
+        self.source.observe(lambda change: self.source_fields.set_entry(modalities.get(change["new"])), names="value")
+        self.target.observe(lambda change: self.target_fields.set_entry(modalities.get(change["new"])), names="value")
+        self.test_fraction = W.BoundedFloatText(value=0.25, min=0.01, max=0.99, step=0.05, description="held out")
+        self.task_box = W.VBox([self.task, self.task_fields])
+        self.modality_box = W.VBox([self.source, self.source_fields, self.target, self.target_fields, self.test_fraction])
+        self.mode.observe(lambda change: self._show_mode(), names="value")
         self.coupling = W.Dropdown(options=couplings.names(), value="exemplar", description="coupling")
         self.bridge = W.Dropdown(options=[NO_BRIDGE, *bridges.names()], value=NO_BRIDGE, description="bridge")
         self.coupling_options = OptionFields(couplings.get(self.coupling.value))
@@ -92,12 +143,44 @@ class AlignPanel(W.VBox):
         self.status = W.HTML("idle")
         self.loss_plot = W.Image(format="png")
         self.results = W.HTML()
+        self.comparison_plot = W.Image(format="png", layout=W.Layout(display="none"))  # shown once it has a figure
         self.children = (
-            W.HBox([W.VBox([self.task, self.task_fields]), W.VBox([self.coupling, self.coupling_options, self.bridge, self.bridge_options]),
+            self.mode,
+            W.HBox([W.VBox([self.task_box, self.modality_box]), W.VBox([self.coupling, self.coupling_options, self.bridge, self.bridge_options]),
                     W.VBox([self.fraction, self.seed, self.steps, self.batch_size, self.device, self.resume])]),
             W.HBox([self.run_button, self.stop_button, self.status]),
-            self.loss_plot, self.results,
+            W.HBox([self.loss_plot, self.comparison_plot]), self.results,
         )
+        self._show_mode()
+
+    def _show_mode(self) -> None:
+        modalities = self.mode.value == "modalities"
+        self.task_box.layout.display = "none" if modalities else None
+        self.modality_box.layout.display = None if modalities else "none"
+
+    def describe(self) -> str:
+        """What the current settings align: the task name or ``"source -> target"``."""
+        return f"{self.source.value} -> {self.target.value}" if self.mode.value == "modalities" else self.task.value
+
+    def make_task(self):
+        """The task the current settings describe: a registered task, or a ``ModalityPair`` of the stimuli.
+
+        Raises
+        ------
+        ValueError
+            In the modality mode without stimuli or without a chosen modality.
+        """
+        if self.mode.value == "task":
+            return make("task", self.task.value, **{**self.task_fields.values(), **self.task_options})
+        if self.stimuli is None:
+            raise ValueError("the modality mode needs stimuli: AlignPanel(stimuli=table) or panel.stimuli = table, "
+                             "a pandas.DataFrame with stimulus_id, label and the payload columns the modalities read")
+        if self.source.value is None or self.target.value is None:
+            raise ValueError("choose a source and a target modality (no modality is registered: see flowalign plugins)")
+        return ModalityPair(self.source.value, self.target.value, self.stimuli,
+                            source_options={**self.source_fields.values(), **self.source_options},
+                            target_options={**self.target_fields.values(), **self.target_options},
+                            test_fraction=self.test_fraction.value)
 
     @property
     def checkpoint_path(self):
@@ -142,19 +225,22 @@ class AlignPanel(W.VBox):
             The score table (method, metric, value), or None when stopped or failed (see
             :attr:`state` and :attr:`error`).
         """
-        self._set_state("running", f"training {self.coupling.value} on {self.task.value} ...")
-        self.losses, self.scores, self.error, self.data, self.moved = [], None, None, None, None
-        self.loss_plot.value = b""
+        self._set_state("running", f"training {self.coupling.value} on {self.describe()} ...")
+        self.losses, self.scores, self.error, self.data, self.moved, self.task_ = [], None, None, None, None, None
+        self.analyses = None
+        self.loss_plot.value = self.comparison_plot.value = b""
+        self.comparison_plot.layout.display = "none"
         self.results.value = ""
         bar = tqdm(total=self.steps.value, desc="flow", leave=False)
         try:
-            task = make("task", self.task.value, **{**self.task_fields.values(), **self.task_options})
+            task = self.task_ = self.make_task()
             data = self.data = task.load(self.seed.value)
             source, target = masked_pair(data, self.fraction.value, self.seed.value)
             self.aligner = self.make_aligner()
             self.aligner.fit(source, target, resume=self.resume.value, should_stop=self._on_step(bar))
             moved = self.moved = self.aligner.transform(data.source_test)
-            self.scores = _score_table({"flow (aligned)": task.score(moved, data),
+            before = {"before alignment": task.before(data)} if callable(getattr(task, "before", None)) else {}
+            self.scores = _score_table({"flow (aligned)": task.score(moved, data), **before,
                                         "end to end": task.end_to_end(source, data),
                                         "ceiling": task.ceiling(data)})
         except KeyboardInterrupt:
@@ -170,6 +256,13 @@ class AlignPanel(W.VBox):
             bar.close()
         self._draw_losses()
         self.results.value = self.scores.to_html(index=False, float_format="{:.3f}".format)
+        if "before alignment" in set(self.scores["method"]):
+            figure = before_after_figure(self.scores)
+        else:  # a registered task: every registered analysis (RSA, decoding, ...) before and after alignment
+            self.analyses = analyse(data, moved)
+            figure = compare_figure(self.analyses)
+        self.comparison_plot.value = png(figure)
+        self.comparison_plot.layout.display = None
         self._set_state("done", f"done: {len(self.losses)} steps")
         return self.scores
 

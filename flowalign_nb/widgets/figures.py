@@ -36,3 +36,21 @@ def plan_figure(plan: np.ndarray, src_labels: np.ndarray, tgt_labels: np.ndarray
     ax.set(xlabel="target items (by class)", ylabel="source items (by class)",
            title=f"same-class mass {share:.1%}")
     return fig
+
+
+def before_after_figure(scores) -> Figure:
+    """Bars of each metric before and after alignment, from a score table (method, metric, value)."""
+    table = scores[scores["method"].isin(["before alignment", "flow (aligned)"])]
+    metrics = list(dict.fromkeys(table["metric"]))
+    fig = Figure(figsize=(4, 2.6))
+    ax = fig.add_subplot()
+    width = 0.38
+    for k, (method, name) in enumerate((("before alignment", "before"), ("flow (aligned)", "after"))):
+        rows = table[table["method"] == method].set_index("metric")["value"]
+        values = [rows.get(m, np.nan) for m in metrics]
+        ax.bar(np.arange(len(metrics)) + (k - 0.5) * width, values, width, label=name)
+    ax.set_xticks(np.arange(len(metrics)), metrics)
+    ax.axhline(0, color="black", lw=0.6)
+    ax.set(ylabel="score on held-out items", title="before vs after alignment")
+    ax.legend(frameon=False, fontsize="small")
+    return fig
