@@ -21,7 +21,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from ..data import RepresentationError, validate
-from .inputs import as_repetitions, check_int, check_level, labels_of, plain
+from .inputs import NotApplicableError, as_repetitions, check_int, check_level, labels_of, plain
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ def decode(rep, target: str = "label", cv: int = 5, seed: int = 0, estimator=Non
     Raises
     ------
     RepresentationError
-        If ``target`` is missing or a class has fewer than ``cv`` stimuli.
+        If ``target`` is missing; :class:`NotApplicableError` (a subclass) if a class has fewer than ``cv`` stimuli.
     ValueError
         For ``cv < 2``.
     """
@@ -93,7 +93,7 @@ def decode(rep, target: str = "label", cv: int = 5, seed: int = 0, estimator=Non
     if len(classes) < 2:
         raise RepresentationError(f"decoding needs at least 2 classes in {target!r}; found {plain(classes)}")
     if counts.min() < cv:
-        raise RepresentationError(
+        raise NotApplicableError(  # too little data for this analysis; compare() skips it with this note
             f"class {plain(classes[counts.argmin()])!r} has {counts.min()} stimuli; cv={cv} folds need at least {cv} per class"
         )
     x = np.concatenate([r.values for r in reps])
@@ -140,9 +140,10 @@ def transfer_decode(moved: xr.DataArray, target: xr.DataArray, label: str = "lab
 
     Raises
     ------
+    NotApplicableError
+        If ``moved`` has more neuroids than ``target`` (a :class:`RepresentationError`; compare() skips it).
     RepresentationError
-        If the neuroid counts differ (and ``pad`` is False or the source is wider), or ``moved`` has
-        classes that ``target`` lacks.
+        If the neuroid counts differ and ``pad`` is False, or ``moved`` has classes that ``target`` lacks.
     """
     ci = check_level("ci", ci)
     validate(moved)
@@ -152,9 +153,11 @@ def transfer_decode(moved: xr.DataArray, target: xr.DataArray, label: str = "lab
     d_s, d_t = moved.sizes["neuroid"], target.sizes["neuroid"]
     if pad and d_s < d_t:
         x = np.concatenate([x, np.zeros((len(x), d_t - d_s), dtype=x.dtype)], axis=1)
+    elif d_s > d_t:  # a decoder of the target cannot read a wider space: the before-alignment row is skipped
+        raise NotApplicableError(f"moved has {d_s} neuroids but target has {d_t}; a decoder of the target cannot read it")
     elif d_s != d_t:
-        hint = "; pass pad=True to zero-pad a narrower source (the before-alignment baseline)" if d_s < d_t else ""
-        raise RepresentationError(f"moved has {d_s} neuroids but target has {d_t}{hint}")
+        raise RepresentationError(f"moved has {d_s} neuroids but target has {d_t}; pass pad=True to zero-pad a narrower "
+                                  "source (the before-alignment baseline)")
     classes = np.unique(y_train)
     unknown = np.setdiff1d(np.unique(y_test), classes)
     if len(unknown):

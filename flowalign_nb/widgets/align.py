@@ -3,6 +3,8 @@ of the user's stimuli, with live progress and scores."""
 
 from __future__ import annotations
 
+import html
+
 import tempfile
 import threading
 from pathlib import Path
@@ -14,10 +16,10 @@ from tqdm.auto import tqdm
 
 from ..aligner import FlowAligner
 from ..experiments import masked_pair
+from ..fitrun import analyse, compare_figure
 from ..flow.train import CHECKPOINT_NAME
 from ..modality_pair import ModalityPair
 from ..plugins import get_registry, make
-from ..fitrun import analyse, compare_figure
 from .figures import before_after_figure, loss_figure, png
 from .options import OptionFields
 
@@ -256,13 +258,17 @@ class AlignPanel(W.VBox):
             bar.close()
         self._draw_losses()
         self.results.value = self.scores.to_html(index=False, float_format="{:.3f}".format)
-        if "before alignment" in set(self.scores["method"]):
-            figure = before_after_figure(self.scores)
-        else:  # a registered task: every registered analysis (RSA, decoding, ...) before and after alignment
-            self.analyses = analyse(data, moved)
-            figure = compare_figure(self.analyses)
-        self.comparison_plot.value = png(figure)
-        self.comparison_plot.layout.display = None
+        try:
+            if "before alignment" in set(self.scores["method"]):
+                figure = before_after_figure(self.scores)
+            else:  # a registered task: every registered analysis (RSA, decoding, ...) before and after alignment
+                self.analyses = analyse(data, moved)
+                figure = compare_figure(self.analyses)
+        except Exception as exc:  # an analysis plugin failing must not hide the scores of a finished fit
+            self.results.value += f"<p><b>before/after comparison failed</b>: {html.escape(f'{type(exc).__name__}: {exc}')}</p>"
+        else:
+            self.comparison_plot.value = png(figure)
+            self.comparison_plot.layout.display = None
         self._set_state("done", f"done: {len(self.losses)} steps")
         return self.scores
 
