@@ -162,6 +162,9 @@ class FlowAligner(BaseAligner):
     checkpoint_every : int
     progress : bool
         tqdm.auto progress bar during training.
+    prefetch : bool
+        Draw the next batch (its coupling plan included) in a background thread during each
+        training step; same pairs and result as without (see :class:`FlowTrainer`).
 
     Attributes
     ----------
@@ -177,7 +180,7 @@ class FlowAligner(BaseAligner):
     def __init__(self, coupling="exemplar", bridge=None, steps=2000, batch_size=256, seed=0, device=None, *,
                  coupling_options=None, bridge_options=None, dim_handling="pad", sigma=0.1, hidden=256, depth=3,
                  time_dim=64, lr=1e-3, weight_decay=1e-5, ema_decay=0.995, grad_clip=1.0, ode_method="midpoint",
-                 ode_steps=20, checkpoint_dir=None, checkpoint_every=500, progress=True):
+                 ode_steps=20, checkpoint_dir=None, checkpoint_every=500, progress=True, prefetch=False):
         self.coupling = coupling
         self.bridge = bridge
         self.steps = steps
@@ -200,6 +203,7 @@ class FlowAligner(BaseAligner):
         self.checkpoint_dir = checkpoint_dir
         self.checkpoint_every = checkpoint_every
         self.progress = progress
+        self.prefetch = prefetch
 
     # -- fitting -------------------------------------------------------------------------------
     def _check_params(self) -> None:
@@ -271,7 +275,7 @@ class FlowAligner(BaseAligner):
             net, self.steps, lr=self.lr, weight_decay=self.weight_decay, ema_decay=self.ema_decay,
             grad_clip=self.grad_clip, sigma=self.sigma, seed=self.seed, device=device,
             checkpoint_dir=self.checkpoint_dir, checkpoint_every=self.checkpoint_every, progress=self.progress,
-            fingerprint=self._fingerprint(source, target),
+            fingerprint=self._fingerprint(source, target), prefetch=self.prefetch,
         ).run(draw_batch, resume=resume, should_stop=should_stop)
         self.net_ = trainer.ema.module.eval()
         self.history_ = trainer.losses.numpy().copy()
@@ -280,7 +284,7 @@ class FlowAligner(BaseAligner):
 
     def _fingerprint(self, source, target) -> dict:
         """What a checkpoint must match to be resumed: the settings that shape training and the data."""
-        params = {k: v for k, v in self.get_params().items() if k not in ("checkpoint_dir", "checkpoint_every", "progress", "device")}
+        params = {k: v for k, v in self.get_params().items() if k not in ("checkpoint_dir", "checkpoint_every", "progress", "device", "prefetch")}
         params = {k: v if v is None or isinstance(v, (str, int, float, bool, dict)) else type(v).__qualname__ for k, v in params.items()}
         params["data"] = [list(source.shape), list(target.shape), self.classes_ if _jsonable({"c": self.classes_})["c"] == self.classes_ else str(self.classes_)]
         return params

@@ -18,6 +18,10 @@ Built-ins (registered through :func:`flowalign_register_couplings`, like any plu
 ``independent``
     Uniform random pairs: the baseline that ignores correspondence.
 
+**Class blocks.** ``ot``, ``sinkhorn`` and ``unbalanced`` take ``blocks=True``: minibatches are
+drawn class-balanced and solved as a sum of small per-class problems (:mod:`flowalign_nb.blocks`);
+``device`` runs the entropic solvers on the GPU, on torch tensors (no NumPy round trip).
+
 **Full plan or minibatches.** The OT couplings solve one plan on all items when both spaces have at
 most ``full_plan_max`` items (default 2,048 for the linear solvers, 512 for ``gw``: a float64 plan of
 2,048 x 2,048 is 32 MB and ``ot.emd`` solves it in about 2 s on 2 CPU cores) and sample every batch
@@ -149,15 +153,62 @@ class PlanCoupling(Coupling):
         Items per side of a minibatch plan.
     full_plan_max : int
         Solve once on all items when both spaces have at most this many.
+    blocks : bool
+        Minibatch plans by class block (:mod:`flowalign_nb.blocks`): each minibatch draws, for every
+        source item, a target item of the same block (its label when labelled, else the nearest
+        labelled class mean's), and one small plan is solved per block instead of one ``B x B``
+        plan. Needs labelled items in both spaces; the full plan (small data) is unaffected.
+    device : str, torch.device or None
+        Where the entropic solvers run, on torch tensors (POT's torch backend for one plan; the
+        batched solvers of :mod:`flowalign_nb.blocks` for class blocks); ``None``/``"auto"``: CUDA
+        when present. One-plan results come back to the CPU for sampling; class-blocked plans are
+        sampled where they were solved (only the drawn indices come back). The exact solver always
+        runs on the CPU.
     """
 
     default_full_plan_max = 2048
     #: float64 arrays of the plan's size alive while solving (cost, plan, solver temporaries)
     plan_copies = 4
 
-    def __init__(self, batch_size: int = 512, full_plan_max: int | None = None):
+    #: solver of :func:`flowalign_nb.blocks.solve_blocks` used with ``blocks=True`` (None: not supported)
+    block_solver: str | None = None
+
+    def __init__(self, batch_size: int = 512, full_plan_max: int | None = None, blocks: bool = False, device=None):
         self.batch_size = _positive_int("batch_size", batch_size)
         self.full_plan_max = _positive_int("full_plan_max", self.default_full_plan_max if full_plan_max is None else full_plan_max)
+        if not isinstance(blocks, bool):
+            raise ValueError(f"blocks={blocks!r} is not allowed; it must be True or False")
+        if blocks and self.block_solver is None:
+            raise ValueError(f"{type(self).__name__} has no class-blocked solver; use blocks=False")
+        self.blocks, self.device = blocks, device
+
+    @property
+    def solve_device(self) -> torch.device:
+        """Device of the entropic solvers: ``device``, or CUDA when present for ``None``/``"auto"``."""
+        from .aligner import resolve_device
+
+        return resolve_device(self.device)
+
+    def _block_options(self) -> dict:
+        """Keyword options of :func:`~flowalign_nb.blocks.solve_blocks` for this coupling."""
+        return {}
+
+    def block_plan(self, i_src: torch.Tensor, i_tgt: torch.Tensor, counts: torch.Tensor):
+        """Class-blocked plan of a balanced minibatch (see :mod:`flowalign_nb.blocks`).
+
+        Parameters
+        ----------
+        i_src, i_tgt : LongTensor, shape (B,)
+            Items sorted by block, as :meth:`flowalign_nb.blocks.BlockSampler.draw` returns them.
+        counts : LongTensor, shape (n_blocks,)
+
+        Returns
+        -------
+        flowalign_nb.blocks.BlockPlan
+        """
+        from .blocks import solve_blocks
+
+        return solve_blocks(self.bridge_.cost, i_src, i_tgt, counts, self.block_solver, device=self.solve_device, **self._block_options())
 
     def plan_bytes(self, n_src: int, n_tgt: int) -> float:
         """Estimated peak memory of one plan among ``n_src`` x ``n_tgt`` items."""
@@ -185,6 +236,10 @@ class PlanCoupling(Coupling):
                          "lower full_plan_max to use minibatch plans")
             self.full_plan_ = self.plan(torch.arange(self.src_.n), torch.arange(self.tgt_.n))
             return
+        if self.blocks:
+            from .blocks import BlockSampler, block_labels
+
+            self.block_sampler_ = BlockSampler(block_labels(self.src_), block_labels(self.tgt_))
         smaller = min(self.src_.n, self.tgt_.n)
         if self.batch_size > smaller:
             raise ValueError(
@@ -197,6 +252,10 @@ class PlanCoupling(Coupling):
     def sample(self, batch_size, generator):
         if self.full_plan_ is not None:
             return sample_from_plan(self.full_plan_, batch_size, generator)
+        if self.blocks:
+            i_src, i_tgt, counts = self.block_sampler_.draw(self.batch_size, generator)
+            rows, cols = self.block_plan(i_src, i_tgt, counts).sample(batch_size, generator)
+            return i_src[rows.cpu()], i_tgt[cols.cpu()]
         i_src = torch.randint(self.src_.n, (self.batch_size,), generator=generator)
         i_tgt = torch.randint(self.tgt_.n, (self.batch_size,), generator=generator)
         rows, cols = sample_from_plan(self.plan(i_src, i_tgt), batch_size, generator)
@@ -227,12 +286,16 @@ class ExactOTCoupling(PlanCoupling):
     ----------
     num_iter_max : int
         Network-simplex iterations; POT's default (1e5) stops short of optimal at n >= 1,000.
+    blocks : bool
+        Class-blocked minibatch plans (see :class:`PlanCoupling`); each block is solved by ``ot.emd``.
     """
 
     needs_bridge = True
+    block_solver = "emd"
 
-    def __init__(self, batch_size: int = 512, full_plan_max: int | None = None, num_iter_max: int = 10_000_000):
-        super().__init__(batch_size, full_plan_max)
+    def __init__(self, batch_size: int = 512, full_plan_max: int | None = None, num_iter_max: int = 10_000_000,
+                 blocks: bool = False):
+        super().__init__(batch_size, full_plan_max, blocks=blocks, device="cpu")
         self.num_iter_max = _positive_int("num_iter_max", num_iter_max)
 
     def solve(self, i_src, i_tgt):
@@ -249,13 +312,23 @@ class SinkhornCoupling(PlanCoupling):
         Entropic regularisation (costs are mean-normalised by the bridge).
     method : str
         POT's Sinkhorn variant (``"sinkhorn"``, ``"sinkhorn_log"``, ``"sinkhorn_stabilized"``).
+        Class-blocked plans are solved all blocks at once, by stabilised scaling with log-domain
+        absorption, or with ``"sinkhorn_log"`` by POT's batched log-domain projection
+        (:func:`flowalign_nb.blocks.solve_blocks`).
     num_iter_max : int
+    blocks, device : see :class:`PlanCoupling`
+    tol : float
+        Stopping tolerance of the class-blocked solver on the L2 marginal error of each block.
     """
 
     needs_bridge = True
 
-    def __init__(self, reg: float = 0.05, method: str = "sinkhorn", batch_size: int = 512, full_plan_max: int | None = None, num_iter_max: int = 1000):
-        super().__init__(batch_size, full_plan_max)
+    block_solver = "sinkhorn"
+
+    def __init__(self, reg: float = 0.05, method: str = "sinkhorn", batch_size: int = 512, full_plan_max: int | None = None, num_iter_max: int = 1000,
+                 blocks: bool = False, device=None, tol: float = 1e-5):
+        super().__init__(batch_size, full_plan_max, blocks=blocks, device=device)
+        self.tol = _positive("tol", tol)
         methods = ("sinkhorn", "sinkhorn_log", "sinkhorn_stabilized", "greenkhorn")
         if method not in methods:
             raise ValueError(f"method={method!r} is not allowed; choose one of {methods}")
@@ -263,8 +336,13 @@ class SinkhornCoupling(PlanCoupling):
         self.num_iter_max = _positive_int("num_iter_max", num_iter_max)
 
     def solve(self, i_src, i_tgt):
-        cost = self.bridge_.cost(i_src, i_tgt)
-        return ot.sinkhorn(uniform(len(i_src)), uniform(len(i_tgt)), cost, self.reg, method=self.method, numItermax=self.num_iter_max)
+        dev = self.solve_device
+        cost = self.bridge_.cost(i_src, i_tgt).to(dev)
+        a, b = uniform(len(i_src)).to(dev), uniform(len(i_tgt)).to(dev)
+        return ot.sinkhorn(a, b, cost, self.reg, method=self.method, numItermax=self.num_iter_max).cpu()
+
+    def _block_options(self):
+        return {"reg": self.reg, "num_iter_max": self.num_iter_max, "tol": self.tol, "log_domain": self.method == "sinkhorn_log"}
 
 
 class UnbalancedCoupling(PlanCoupling):
@@ -280,20 +358,32 @@ class UnbalancedCoupling(PlanCoupling):
     reg_m : float
         Marginal relaxation; large values approach balanced OT.
     num_iter_max : int
+    blocks, device : see :class:`PlanCoupling` (class blocks are solved all at once by
+        :func:`flowalign_nb.blocks.batched_sinkhorn_stabilized`)
+    tol : float
+        Stopping tolerance of the class-blocked solver (L2 change of the row marginal).
     """
 
     needs_bridge = True
 
-    def __init__(self, reg: float = 0.05, reg_m: float = 1.0, batch_size: int = 512, full_plan_max: int | None = None, num_iter_max: int = 1000):
-        super().__init__(batch_size, full_plan_max)
+    block_solver = "unbalanced"
+
+    def __init__(self, reg: float = 0.05, reg_m: float = 1.0, batch_size: int = 512, full_plan_max: int | None = None, num_iter_max: int = 1000,
+                 blocks: bool = False, device=None, tol: float = 1e-5):
+        super().__init__(batch_size, full_plan_max, blocks=blocks, device=device)
+        self.tol = _positive("tol", tol)
         self.reg, self.reg_m = _positive("reg", reg), _positive("reg_m", reg_m)
         self.num_iter_max = _positive_int("num_iter_max", num_iter_max)
 
     def solve(self, i_src, i_tgt):
-        cost = self.bridge_.cost(i_src, i_tgt)
+        dev = self.solve_device
+        cost = self.bridge_.cost(i_src, i_tgt).to(dev)
         return ot.unbalanced.sinkhorn_unbalanced(
-            uniform(len(i_src)), uniform(len(i_tgt)), cost, self.reg, self.reg_m, numItermax=self.num_iter_max
-        )
+            uniform(len(i_src)).to(dev), uniform(len(i_tgt)).to(dev), cost, self.reg, self.reg_m, numItermax=self.num_iter_max
+        ).cpu()
+
+    def _block_options(self):
+        return {"reg": self.reg, "reg_m": self.reg_m, "num_iter_max": self.num_iter_max, "tol": self.tol}
 
 
 def intra_cost(x: torch.Tensor) -> torch.Tensor:

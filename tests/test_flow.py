@@ -90,3 +90,84 @@ def test_checkpoint_of_another_model_fails_clearly(tmp_path):
     other = FlowTrainer(VelocityField(dim=7, hidden=8, depth=1), steps=10, progress=False)
     with pytest.raises(SavedFileError, match=r"checkpoint.safetensors: checkpoint does not match"):
         other.load_checkpoint(tmp_path / "checkpoint.safetensors")
+
+
+# ------------------------------------------------------------------ prefetch, autocast, compile options
+
+
+def prefetching_trainer(tmp_path=None, steps=60, seed=0, prefetch=True):
+    torch.manual_seed(seed)
+    net = VelocityField(dim=4, hidden=32, depth=2)
+    return FlowTrainer(net, steps=steps, lr=1e-2, sigma=0.0, seed=seed, checkpoint_dir=tmp_path, checkpoint_every=20,
+                       progress=False, prefetch=prefetch)
+
+
+def test_prefetcher_gives_the_inline_batches_and_restores_the_generator():
+    from flowalign_nb.flow.prefetch import Prefetcher
+
+    draw = make_batches()
+    inline_gen = torch.Generator().manual_seed(5)
+    inline = [draw(inline_gen)[0] for _ in range(4)]
+    gen = torch.Generator().manual_seed(5)
+    fetcher = Prefetcher(draw, gen, total=6)
+    for expected in inline:
+        assert torch.equal(fetcher.next()[0], expected)
+    fetcher.close()  # one draw was pending: discarded, generator back to where the inline loop is
+    assert torch.equal(gen.get_state(), inline_gen.get_state())
+
+
+def test_prefetch_training_equals_inline_training_and_resumes_bitwise(tmp_path):
+    reference = prefetching_trainer(tmp_path / "ref", prefetch=False).run(make_batches())
+    fetched = prefetching_trainer(tmp_path / "pre").run(make_batches())
+    for a, b in zip(reference.net.state_dict().values(), fetched.net.state_dict().values()):
+        assert torch.equal(a, b)
+    torch.testing.assert_close(reference.losses, fetched.losses, rtol=0, atol=0)
+    stop = lambda step, loss: step == 30  # noqa: E731
+    with pytest.raises(KeyboardInterrupt):
+        prefetching_trainer(tmp_path / "run").run(make_batches(), should_stop=stop)
+    resumed = prefetching_trainer(tmp_path / "run").run(make_batches(), resume=True)
+    for a, b in zip(reference.ema.state_dict().values(), resumed.ema.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_prefetch_with_a_blocked_ot_coupling_draws_the_same_pairs():
+    import numpy as np
+
+    import flowalign_nb as fa
+    from flowalign_nb.data import Latents
+    from flowalign_nb.flow.prefetch import Prefetcher
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 400)
+    src = Latents.from_arrays(rng.standard_normal((400, 4)) + 3 * y[:, None], np.where(rng.random(400) < 0.3, y, -1), classes=[0, 1, 2])
+    tgt = Latents.from_arrays(rng.standard_normal((400, 5)) + 3 * y[:, None], np.where(rng.random(400) < 0.3, y, -1), classes=[0, 1, 2])
+    bridge = fa.make("bridge", "prototype").fit(src, tgt)
+    coupling = fa.make("coupling", "ot", batch_size=96, full_plan_max=100, blocks=True).fit(src, tgt, bridge=bridge)
+    draw = lambda g: coupling.sample(64, g)  # noqa: E731
+    inline_gen = torch.Generator().manual_seed(3)
+    inline = [draw(inline_gen) for _ in range(5)]
+    fetcher = Prefetcher(draw, torch.Generator().manual_seed(3), total=5)
+    for i_src, i_tgt in inline:
+        j_src, j_tgt = fetcher.next()
+        assert torch.equal(i_src, j_src) and torch.equal(i_tgt, j_tgt)
+    fetcher.close()
+
+
+def test_autocast_option_is_checked():
+    with pytest.raises(ValueError, match="autocast="):
+        FlowTrainer(VelocityField(dim=2, hidden=4, depth=1), steps=1, autocast="fp8")
+    bf16 = FlowTrainer(VelocityField(dim=4, hidden=8, depth=1), steps=3, autocast="bf16", progress=False).run(make_batches())
+    assert torch.isfinite(bf16.losses).all()
+
+
+def test_gather_takes_rows_onto_the_device_from_memory_mapped_arrays(tmp_path):
+    import numpy as np
+
+    from flowalign_nb.flow.batches import gather
+
+    mapped = np.memmap(tmp_path / "x.f32", dtype=np.float32, mode="w+", shape=(50, 3))
+    mapped[:] = np.arange(150, dtype=np.float32).reshape(50, 3)
+    x = torch.from_numpy(mapped)
+    index = torch.tensor([4, 0, 49, 4])
+    out = gather(x, index, torch.device("cpu"))
+    assert torch.equal(out, x[index]) and out.data_ptr() != x.data_ptr()

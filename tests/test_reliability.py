@@ -69,7 +69,7 @@ BAD_INPUTS = [
     ("unknown bridge", lambda: quick(coupling="ot", bridge="cosine").fit(labelled(), labelled(seed=1)), KeyError, r"unknown bridge 'cosine'; known bridges: euclidean, linear, posterior, prototype"),
     ("unknown modality", lambda: fa.make("modality", "fmri_xyz"), KeyError, r"unknown modality 'fmri_xyz'; known modalitys: "),
     ("unknown kind", lambda: fa.make("widget", "x"), ValueError, r"unknown kind 'widget'; known kinds: modality, coupling, bridge, analysis, task"),
-    ("unknown option", lambda: fa.make("coupling", "sinkhorn", eps=0.1), ValueError, r"unknown option\(s\) eps; accepted: batch_size, full_plan_max, method, num_iter_max, reg"),
+    ("unknown option", lambda: fa.make("coupling", "sinkhorn", eps=0.1), ValueError, r"unknown option\(s\) eps; accepted: batch_size, blocks, device, full_plan_max, method, num_iter_max, reg, tol"),
     ("negative reg", lambda: fa.make("coupling", "sinkhorn", reg=-0.1), ValueError, r"reg=-0.1 is not allowed; it must be a number > 0"),
     ("negative reg_m", lambda: fa.make("coupling", "unbalanced", reg_m=-1), ValueError, r"reg_m=-1 is not allowed; it must be a number > 0"),
     ("zero batch_size", lambda: fa.make("coupling", "ot", batch_size=0), ValueError, r"batch_size=0 is not allowed; it must be an integer >= 1"),

@@ -13,6 +13,7 @@ from tqdm.auto import tqdm
 
 from ..safeio import SavedFileError, read_tensors, write_tensors
 from .paths import cfm_loss
+from .prefetch import Prefetcher
 
 CHECKPOINT_FORMAT, CHECKPOINT_VERSION = "flowalign_nb.checkpoint", 1
 CHECKPOINT_NAME = "checkpoint.safetensors"
@@ -22,15 +23,17 @@ BatchFn = Callable[[torch.Generator], tuple[torch.Tensor, torch.Tensor, "torch.T
 
 
 def ema_with_warmup(decay: float):
-    """EMA update for :class:`~torch.optim.swa_utils.AveragedModel` with the usual warm-up.
+    """EMA update for :class:`~torch.optim.swa_utils.AveragedModel` (its ``multi_avg_fn``) with the usual warm-up.
 
     ``ema <- d_n ema + (1 - d_n) param`` with ``d_n = min(decay, (1 + n) / (10 + n))`` after ``n``
-    updates, so early, untrained weights do not linger in short runs.
+    updates, so early, untrained weights do not linger in short runs. All parameters are updated
+    by one ``torch._foreach_lerp_`` call (as :func:`torch.optim.swa_utils.get_ema_multi_avg_fn`
+    does), with ``1 - d_n`` kept on the device: no per-parameter Python loop, no host sync.
     """
 
-    def update(averaged: torch.Tensor, current: torch.Tensor, num_averaged: torch.Tensor) -> torch.Tensor:
-        d = torch.clamp((1.0 + num_averaged) / (10.0 + num_averaged), max=decay).to(averaged.dtype)
-        return averaged + (1.0 - d) * (current - averaged)
+    def update(averaged: list[torch.Tensor], current: list[torch.Tensor], num_averaged: torch.Tensor) -> None:
+        d = torch.clamp((1.0 + num_averaged) / (10.0 + num_averaged), max=decay).to(averaged[0].dtype)
+        torch._foreach_lerp_(averaged, current, 1.0 - d)
 
     return update
 
@@ -63,18 +66,37 @@ class FlowTrainer:
     fingerprint : dict or None
         JSON-able description of the run (settings, data shapes) stored in checkpoints; resuming
         from a checkpoint with another fingerprint fails instead of silently mixing two runs.
+    prefetch : bool
+        Draw the next batch (coupling plan included) in a background thread while the current
+        step runs (:class:`~flowalign_nb.flow.prefetch.Prefetcher`); same batches, same result.
+    compile : bool
+        Train through ``torch.compile(net)`` (the first step compiles, about 30 s on a CPU). For a
+        4 x 512 MLP at batch 1024 on this project's 2-core CPU it measured 1.0x (benchmark suite) to
+        1.4x (idle machine), so it is off by default. Weights, checkpoints and EMA are those of
+        ``net`` itself.
+    autocast : {"auto", "bf16", None}
+        Mixed precision of the forward pass: ``"auto"`` uses bfloat16 autocast on CUDA and none on
+        the CPU; ``"bf16"`` forces it; ``None`` disables it. The loss and weights stay float32.
     """
 
     def __init__(self, net, steps, lr=1e-3, weight_decay=1e-5, final_lr_ratio=0.01, ema_decay=0.995, grad_clip=1.0,
                  sigma=0.1, seed=0, device=torch.device("cpu"), checkpoint_dir=None, checkpoint_every=500, progress=True,
-                 fingerprint=None):
+                 fingerprint=None, prefetch=False, compile=False, autocast="auto"):
+        if autocast not in ("auto", "bf16", None):
+            raise ValueError(f"autocast={autocast!r} is not allowed; choose 'auto', 'bf16' or None")
         self.net = net.to(device)
+        self.prefetch = bool(prefetch)
+        self._forward = torch.compile(self.net) if compile else self.net
+        device = torch.device(device)
+        self.autocast = autocast == "bf16" or (autocast == "auto" and device.type == "cuda")
+        self._prefetcher = None
         self.steps, self.sigma, self.grad_clip, self.device = steps, sigma, grad_clip, device
         self.checkpoint_dir = None if checkpoint_dir is None else Path(checkpoint_dir)
         self.checkpoint_every, self.progress = checkpoint_every, progress
         self.fingerprint = json.loads(json.dumps(fingerprint or {}))
-        self.ema = AveragedModel(self.net, avg_fn=ema_with_warmup(ema_decay), use_buffers=True)
-        self.optimizer = torch.optim.AdamW(self.net.parameters(), lr=lr, weight_decay=weight_decay)
+        self.ema = AveragedModel(self.net, multi_avg_fn=ema_with_warmup(ema_decay), use_buffers=True)
+        # the fused kernel: one pass over all parameters (0.4 ms vs 2.2 ms per step for a 4 x 512 MLP on a CPU core)
+        self.optimizer = torch.optim.AdamW(self.net.parameters(), lr=lr, weight_decay=weight_decay, fused=True)
         self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=max(steps, 1), eta_min=lr * final_lr_ratio)
         self.sample_generator = torch.Generator().manual_seed(seed)
         self.noise_generator = torch.Generator(device=device).manual_seed(seed + 1)
@@ -97,10 +119,15 @@ class FlowTrainer:
             self.load_checkpoint(self.checkpoint_path)
         losses = self.losses.to(self.device)
         bar = tqdm(total=self.steps, initial=self.step, desc="flow", disable=not self.progress, leave=False)
+        if self.prefetch:
+            self._prefetcher = Prefetcher(draw_batch, self.sample_generator, self.steps - self.step)
+        device_type = torch.device(self.device).type
         try:
             for step in range(self.step, self.steps):
-                x0, x1, cond = draw_batch(self.sample_generator)
-                loss = cfm_loss(self.net, x0, x1, cond, self.sigma, self.noise_generator)
+                x0, x1, cond = self._prefetcher.next() if self._prefetcher is not None else draw_batch(self.sample_generator)
+                with torch.autocast(device_type, dtype=torch.bfloat16, enabled=self.autocast):
+                    loss = cfm_loss(self._forward, x0, x1, cond, self.sigma, self.noise_generator)
+                loss = loss.float()
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.grad_clip)
@@ -120,6 +147,9 @@ class FlowTrainer:
                     raise KeyboardInterrupt(f"stopped at step {self.step} of {self.steps}")
         finally:
             bar.close()
+            if self._prefetcher is not None:
+                self._prefetcher.close()
+                self._prefetcher = None
         self.losses[: self.step] = losses[: self.step].cpu()
         if not math.isfinite(float(self.losses[self.step - 1])):
             raise FloatingPointError(f"flow training diverged (loss {float(self.losses[self.step - 1])} at step {self.step}); lower lr")
@@ -132,7 +162,8 @@ class FlowTrainer:
         opt = self.optimizer.state_dict()
         for pid, state in opt["state"].items():
             tensors.update({f"opt.{pid}.{name}": torch.as_tensor(value) for name, value in state.items()})
-        tensors["rng.sample"] = self.sample_generator.get_state()
+        # with a draw pending in the prefetch thread: the state an inline loop would hold now
+        tensors["rng.sample"] = self._prefetcher.pending_state if self._prefetcher is not None else self.sample_generator.get_state()
         tensors["rng.noise"] = self.noise_generator.get_state()
         tensors["losses"] = self.losses
         info = {"step": self.step, "fingerprint": self.fingerprint, "param_groups": opt["param_groups"], "scheduler": self.scheduler.state_dict()}

@@ -1,0 +1,87 @@
+"""Performance suite for issue #10: couplings, training loop, memory, transport and FLOP/s.
+
+Writes ``benchmarks/results.json`` and ``benchmarks/results.md``. Runs on the GPU when there is
+one (``--device`` forces a device); every timing synchronises the device.
+
+    make bench                                   # installs torchcfm --no-deps, then runs this
+    .venv/bin/python benchmarks/perf_suite.py [--quick] [--device cpu|cuda] [--only couplings loop ...]
+
+Timings are wall-clock medians on whatever else the machine is doing; ratios (ours vs TorchCFM,
+prefetch vs inline) are measured within one run so both sides see the same load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import ot  # noqa: E402
+import torch  # noqa: E402
+
+from flowalign_nb.aligner import resolve_device  # noqa: E402
+from perf import couplings, loop, memory, report, throughput  # noqa: E402
+
+SECTIONS = ("couplings", "loop", "prefetch", "memory", "transport", "flops")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer batch sizes, repeats and memory sizes (a few minutes)")
+    parser.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: CUDA when present)")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: OMP_NUM_THREADS or 1)")
+    parser.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS))
+    parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile measurements")
+    parser.add_argument("--out", default=str(HERE), help="folder for results.json and results.md")
+    args = parser.parse_args(argv)
+    device = resolve_device(args.device)
+    torch.set_num_threads(args.threads or int(os.environ.get("OMP_NUM_THREADS", "1")))
+    quick = args.quick
+    batches = (256, 1024) if quick else (256, 512, 1024, 2048)
+    try:
+        import torchcfm
+    except ImportError:
+        sys.exit("torchcfm is missing: .venv/bin/pip install --no-deps torchcfm (make bench does this)")
+    results = {
+        "command": " ".join([Path(sys.executable).name, *sys.argv]) if argv is None else "perf_suite.main(" + repr(argv) + ")",
+        "machine": {"device": str(device) if device.type == "cpu" else f"{device} ({torch.cuda.get_device_name(device)})",
+                    "torch": torch.__version__, "pot": ot.__version__, "torchcfm": getattr(torchcfm, "__version__", "?"),
+                    "cpus": os.cpu_count(), "threads": torch.get_num_threads(), "load_start": os.getloadavg()[0],
+                    "note": "Measured on a shared machine: other jobs were running (see the load average); "
+                            "absolute times are loaded, ratios are measured within one run."},
+        "quick": quick,
+    }
+    start = time.perf_counter()
+    if "flops" in args.only:
+        results["flops"] = throughput.step_flops(1024, device, compile_too=not args.no_compile, repeat=4 if quick else 8)
+    if "couplings" in args.only:
+        results["couplings"] = couplings.run(batches, device, n_items=20_000, repeat=3 if quick else 5)
+    if "loop" in args.only:
+        # fp32 as FlowAligner trains by default; + prefetch; + torch.compile; + bf16 autocast (our side only)
+        variants = [(False, False, None), (False, True, None)] + ([(True, True, None)] if not args.no_compile else []) + [(False, True, "bf16")]
+        results["loop"] = [loop.run(1024, device, 20_000, rounds=2 if quick else 4, chunk=5, compile=c, prefetch=p, autocast=a)
+                           for c, p, a in variants]
+    if "prefetch" in args.only:
+        results["prefetch"] = loop.prefetch_effect(1024, device, 20_000, steps=10 if quick else 20, compile=False)
+    if "memory" in args.only:
+        results["memory"] = memory.run((10_000, 100_000) if quick else (10_000, 100_000, 1_000_000), device, steps=20 if quick else 30)
+    if "transport" in args.only:
+        results["transport"] = throughput.transport(100_000, device)
+    results["machine"]["load_end"] = os.getloadavg()[0]
+    results["seconds"] = time.perf_counter() - start
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, indent=2, default=str))
+    (out / "results.md").write_text(report.markdown(results))
+    print(report.markdown(results))
+    print(f"written {out / 'results.json'} and {out / 'results.md'} in {results['seconds']:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
