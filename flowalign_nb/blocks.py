@@ -303,7 +303,6 @@ def batched_log_sinkhorn(cost: torch.Tensor, a: torch.Tensor, b: torch.Tensor, r
         eps = max(eps * factor, reg)
 
 
-
 def batched_sinkhorn_stabilized(cost: torch.Tensor, a: torch.Tensor, b: torch.Tensor, reg: float, *, reg_m: float | None = None,
                                 tol: float = 1e-5, num_iter_max: int = 1000, reg_start: float = 0.1, factor: float = 0.5,
                                 stage_iter: int = 5, check_every: int = 10, kernel_dtype: torch.dtype | None = None) -> torch.Tensor:

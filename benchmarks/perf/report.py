@@ -56,7 +56,7 @@ def markdown(r: dict) -> str:
         batches = c["batches"]
         names = list(c["coupling_s"][batches[0]])
         lines += ["", "## Coupling time per minibatch (ms) and share of a training step", "",
-                  f"Network step of our loop (4 x 512 MLP, 128-d; FlowTrainer's default precision: fp32 on a CPU, bf16 autocast on CUDA): " + ", ".join(f"B={b}: {_ms(c['step_s'][b])} ms" for b in batches) + ".  ",
+                  "Network step of our loop (4 x 512 MLP, 128-d; FlowTrainer's default precision: fp32 on a CPU, bf16 autocast on CUDA): " + ", ".join(f"B={b}: {_ms(c['step_s'][b])} ms" for b in batches) + ".  ",
                   f"Data: {c['n_items']} items per space, 10 classes; pseudo-label accuracy (10 % labels): {c['pseudo_label_accuracy'][0.1]:.3f}.", "",
                   "| coupling | " + " | ".join(f"B={b}" for b in batches) + " |", "|---|" + "---|" * len(batches)]
         for name in names:
