@@ -118,12 +118,7 @@ class ModalityPair(Task):
         return np.sort(train), np.sort(test)
 
     def load(self, seed: int) -> TaskData:
-        source, target = self.spaces
-        train, test = self.split(seed)
-        target_train = target.isel(presentation=train)
-        decoder = fit_tuned_classifier(target_train.values, target_train["label"].values)
-        return TaskData(source.isel(presentation=train), target_train, source.isel(presentation=test),
-                        extra={"target_test": target.isel(presentation=test), "decoder": decoder})
+        return split_with_target_decoder(*self.spaces, *self.split(seed))
 
     def _decoded(self, values: np.ndarray, labels, data: TaskData) -> float:
         return accuracy(data.extra["decoder"].predict(values), labels)
@@ -156,3 +151,26 @@ class ModalityPair(Task):
     def ceiling(self, data: TaskData) -> dict:
         test = data.extra["target_test"]
         return {"accuracy": self._decoded(test.values, test["label"].values, data)}
+
+
+def split_with_target_decoder(source: xr.DataArray, target: xr.DataArray, train: np.ndarray, test: np.ndarray) -> TaskData:
+    """Split two representations of the same stimuli and fit the target-space decoder on the training part.
+
+    Parameters
+    ----------
+    source, target : DataArray, (n_stimuli, d_src) and (n_stimuli, d_tgt)
+        The same stimuli in the same order, with ``label`` coords.
+    train, test : numpy.ndarray of int
+        Positions of the training and held-out stimuli.
+
+    Returns
+    -------
+    TaskData
+        ``source``/``target`` training items, held-out ``source_test``; ``extra["target_test"]`` (the
+        held-out stimuli in the target space) and ``extra["decoder"]``, a tuned classifier fit on the
+        target training items (the frozen downstream model of the pair).
+    """
+    target_train = target.isel(presentation=train)
+    decoder = fit_tuned_classifier(target_train.values, target_train["label"].values)
+    return TaskData(source.isel(presentation=train), target_train, source.isel(presentation=test),
+                    extra={"target_test": target.isel(presentation=test), "decoder": decoder})

@@ -29,6 +29,7 @@ from sklearn.model_selection import StratifiedKFold
 from flowalign_nb import Task, TaskData, make, represent
 from flowalign_nb.analysis.downstream import fit_tuned_classifier
 from flowalign_nb.data import labelled_mask
+from flowalign_nb.modality_pair import split_with_target_decoder
 
 from .it_to_cnn import accuracy
 from .kriegeskorte import Kriegeskorte92Modality
@@ -79,13 +80,10 @@ class Kriegeskorte92ITToEffNetTask(Task):
         return list(folds.split(np.zeros(len(labels)), labels))[seed % self.n_folds]
 
     def load(self, seed: int) -> TaskData:
-        source, target = self.spaces
         train, test = self.split(seed)
-        target_train = target.isel(presentation=train)
-        decoder = fit_tuned_classifier(target_train.values, target_train["label"].values)
-        return TaskData(source.isel(presentation=train), target_train, source.isel(presentation=test),
-                        extra={"target_test": target.isel(presentation=test), "decoder": decoder,
-                               "source_rdm_test": self.source_modality.matrix[np.ix_(test, test)]})
+        data = split_with_target_decoder(*self.spaces, train, test)
+        data.extra["source_rdm_test"] = self.source_modality.matrix[np.ix_(test, test)]
+        return data
 
     def score(self, moved, data):
         target_rdm = correlation_rdm(data.extra["target_test"].values)
