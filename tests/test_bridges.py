@@ -200,6 +200,37 @@ def test_prototype_relative_representation_by_hand():
     assert torch.allclose(raw, expected_raw, rtol=0, atol=1e-5)
 
 
+def nearest_prototype_accuracy(bridge_r, labels):
+    """Share of items whose largest relative-representation entry is their own class."""
+    return float((bridge_r.argmax(1).numpy() == labels).mean())
+
+
+def test_whitened_prototypes_separate_classes_along_a_low_variance_axis():
+    # two classes differ only along u (spread 0.1), v is class-independent noise (spread 1), and the
+    # features are u and v rotated by 45 degrees, so z-scoring each feature does not undo it: prototypes
+    # from ~20 labelled items per class point partly along the noise, the within-class metric does not
+    rng = np.random.default_rng(1)
+    labels = np.repeat([0, 1], 200)
+    u, v = 0.3 * (2 * labels - 1) + 0.1 * rng.normal(size=400), rng.normal(size=400)
+    x = np.stack([u + v, v - u], axis=1) / math.sqrt(2)
+    x = (x - x.mean(0)) / x.std(0)  # bridges see standardised spaces (FlowAligner z-scores each feature)
+    known = np.where(rng.random(400) < 0.1, labels, -1)  # 10 % labelled
+    lat = Latents.from_arrays(x.astype(np.float32), known, classes=[0, 1])
+    plain = fa.make("bridge", "prototype", whiten=False).fit(lat, lat)
+    whitened = fa.make("bridge", "prototype").fit(lat, lat)
+    assert nearest_prototype_accuracy(plain.r_src_, labels) < 0.75
+    assert nearest_prototype_accuracy(whitened.r_src_, labels) > 0.95
+
+
+def test_without_within_class_scatter_whitening_is_the_identity():
+    xs, _, _ = blobs(150, 6, seed=4, n_classes=3)
+    one_each = Latents.from_arrays(xs[:3], [0, 1, 2], classes=[0, 1, 2])  # one labelled item per class
+    assert torch.allclose(fa.make("bridge", "prototype").fit(one_each, one_each).r_src_,
+                          fa.make("bridge", "prototype", whiten=False).fit(one_each, one_each).r_src_)
+    with pytest.raises(ValueError, match="whiten='yes' is not allowed; use True or False"):
+        fa.make("bridge", "prototype", whiten="yes")
+
+
 # ------------------------------------------------------------------------------------ posterior
 
 
