@@ -2,9 +2,9 @@
 
 For each MNIST task and label fraction (seed 0): the share of the exact OT plan's mass on pairs of
 the same ground-truth class ("purity") with the ``prototype`` and ``posterior`` bridges, and how
-well the labelled items decide classes in each space, by nearest class mean (what the prototype
-bridge amounts to) and by a cross-validated logistic regression (the end-to-end head), scored on
-all training items of that space. Ground-truth labels are used for scoring only.
+well the labelled items decide classes in each space, by Euclidean nearest class mean (what the
+first, unwhitened prototype bridge amounted to) and by a cross-validated logistic regression (the
+end-to-end head), scored on all training items of that space. Ground-truth labels are used for scoring only.
 
 Usage::
 
