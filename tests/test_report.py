@@ -18,9 +18,7 @@ from importlib.metadata import EntryPoint
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 from bs4 import BeautifulSoup
-from threadpoolctl import threadpool_limits
 
 import flowalign_nb
 import flowalign_nb as fa
@@ -81,15 +79,7 @@ SWEEP = ["flowalign", "sweep", "tiny_images", "--fractions", "0.1", "0.5", "--se
          "--methods", "exemplar", "end_to_end", "ceiling", "--steps", "30"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Numeric libraries on one thread: on a shared, loaded machine, oversubscribed threads make these tiny fits
-    tens of times slower (same results in every run of this module, which is what these tests compare)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with threadpool_limits(1):
-        yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # see tests/conftest.py
 
 
 @pytest.fixture(scope="module")

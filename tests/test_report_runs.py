@@ -6,8 +6,6 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
-import torch
-from threadpoolctl import threadpool_limits
 
 import flowalign_nb as fa
 from flowalign_nb.cellstore import CellStore
@@ -22,15 +20,7 @@ from flowalign_nb.synthetic import SyntheticTask
 SMALL = {"n_train": 300, "n_test": 100}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Numeric libraries on one thread: on a shared, loaded machine, oversubscribed threads make these tiny fits
-    tens of times slower (same results in every run of this module, which is what these tests compare)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with threadpool_limits(1):
-        yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # see tests/conftest.py
 
 
 @pytest.fixture(scope="module")
