@@ -77,6 +77,39 @@ class Bridge(ABC):
         clash = (ys[:, None] >= 0) & (yt[None, :] >= 0) & (ys[:, None] != yt[None, :])
         return c + self.mask_penalty * clash
 
+    def block_cost(self, i_src: torch.Tensor, i_tgt: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        """Costs of ``K`` zero-padded blocks at once, each as :meth:`cost` gives it for its own items.
+
+        Parameters
+        ----------
+        i_src, i_tgt : LongTensor, shape (K, n)
+            Items of each block; entries where ``valid`` is False are padding (any index).
+        valid : BoolTensor, shape (K, n)
+
+        Returns
+        -------
+        torch.Tensor, shape (K, n, n), float64
+            ``C_k / mean(C_k) + mask_penalty * [labelled, different classes]`` with the mean over
+            block ``k``'s valid pairs; 0 on padding.
+        """
+        if not hasattr(self, "src_"):
+            raise RuntimeError(f"{type(self).__name__} is not fitted; call fit(src, tgt) first")
+        i_src, i_tgt = torch.where(valid, i_src, 0), torch.where(valid, i_tgt, 0)
+        pairs = (valid[:, :, None] & valid[:, None, :]).to(torch.float64)
+        c = self._raw_block_cost(i_src, i_tgt).to(torch.float64) * pairs
+        c = c / (c.sum((1, 2)) / pairs.sum((1, 2)).clamp_min(1)).clamp_min(1e-12)[:, None, None]
+        ys, yt = self.src_.labels[i_src], self.tgt_.labels[i_tgt]
+        clash = (ys[:, :, None] >= 0) & (yt[:, None, :] >= 0) & (ys[:, :, None] != yt[:, None, :])
+        return c + self.mask_penalty * clash * pairs
+
+    def _raw_block_cost(self, i_src: torch.Tensor, i_tgt: torch.Tensor) -> torch.Tensor:
+        """Unnormalised costs of ``K`` blocks, shape (K, n, n), from index tensors of shape (K, n).
+
+        One :meth:`_raw_cost` per block; bridges whose cost broadcasts over a leading batch axis
+        override it with a single batched call.
+        """
+        return torch.stack([self._raw_cost(s, t) for s, t in zip(i_src, i_tgt)])
+
     def _fit(self, src: Latents, tgt: Latents) -> None:
         """Learn whatever :meth:`_raw_cost` needs."""
 
@@ -133,7 +166,9 @@ class PrototypeBridge(Bridge):
         self.r_src_, self.r_tgt_ = self._relative(src), self._relative(tgt)
 
     def _raw_cost(self, i_src, i_tgt):
-        return torch.cdist(self.r_src_[i_src], self.r_tgt_[i_tgt]) ** 2
+        return torch.cdist(self.r_src_[i_src].double(), self.r_tgt_[i_tgt].double()) ** 2
+
+    _raw_block_cost = _raw_cost  # torch.cdist broadcasts over the block axis
 
 
 def within_class_whitening(lat: Latents, means: torch.Tensor) -> torch.Tensor | None:
@@ -252,7 +287,9 @@ class LinearBridge(Bridge):
         self.pairs_used_ = len(xs)
 
     def _raw_cost(self, i_src, i_tgt):
-        return torch.cdist(self.mapped_[i_src], self.tgt_.x[i_tgt]) ** 2 / self.tgt_.dim
+        return torch.cdist(self.mapped_[i_src].double(), self.tgt_.x[i_tgt].double()) ** 2 / self.tgt_.dim
+
+    _raw_block_cost = _raw_cost  # torch.cdist broadcasts over the block axis
 
 
 def labelled_pairs(src: Latents, tgt: Latents) -> tuple[torch.Tensor, torch.Tensor]:
@@ -287,6 +324,8 @@ class EuclideanBridge(Bridge):
 
     def _raw_cost(self, i_src, i_tgt):
         return torch.cdist(self.src_.x[i_src].double(), self.tgt_.x[i_tgt].double()) ** 2
+
+    _raw_block_cost = _raw_cost  # torch.cdist broadcasts over the block axis
 
 
 @hookimpl

@@ -208,7 +208,7 @@ class PlanCoupling(Coupling):
         """
         from .blocks import solve_blocks
 
-        return solve_blocks(self.bridge_.cost, i_src, i_tgt, counts, self.block_solver, device=self.solve_device, **self._block_options())
+        return solve_blocks(self.bridge_.block_cost, i_src, i_tgt, counts, self.block_solver, device=self.solve_device, **self._block_options())
 
     def plan_bytes(self, n_src: int, n_tgt: int) -> float:
         """Estimated peak memory of one plan among ``n_src`` x ``n_tgt`` items."""

@@ -67,18 +67,22 @@ def test_block_sampler_draws_balanced_same_block_pairs():
     assert set(i_tgt[~same].tolist()) == set(range(6))  # residual targets drawn from all items
 
 
-def test_blocked_emd_equals_per_block_pot_and_the_exact_plan(labelled):
+def test_blocked_emd_is_optimal_per_block_like_pot_and_the_exact_plan(labelled):
     src, tgt, bridge = labelled
     sampler = BlockSampler(block_labels(src), block_labels(tgt))
     i_src, i_tgt, counts = sampler.draw(200, torch.Generator().manual_seed(1))
-    plan = solve_blocks(bridge.cost, i_src, i_tgt, counts, "emd")
+    plan = solve_blocks(bridge.block_cost, i_src, i_tgt, counts, "emd")
     dense = plan.dense()
     pos, sizes = block_layout(counts)
     for b in range(len(sizes)):
         p = pos[b, : sizes[b]]
+        block = dense[p][:, p]
+        # a permutation scaled by 1 / B (items drawn twice make ties, so POT may pick another optimum)
+        assert torch.all((block == 0) | (block == 1.0 / 200)) and torch.all((block > 0).sum(1) == 1)
         w = torch.full((len(p),), 1.0 / 200, dtype=torch.float64)
-        expected = ot.emd(w, w, bridge.cost(i_src[p], i_tgt[p]), numItermax=10_000_000)
-        torch.testing.assert_close(dense[p][:, p], expected, rtol=0, atol=1e-12)
+        cost = bridge.cost(i_src[p], i_tgt[p])
+        expected = ot.emd(w, w, cost, numItermax=10_000_000)
+        assert float((block * cost).sum()) == pytest.approx(float((expected * cost).sum()), rel=1e-12, abs=1e-15)
     torch.testing.assert_close(dense.sum(0), torch.full((200,), 1 / 200, dtype=torch.float64))
     torch.testing.assert_close(dense.sum(1), torch.full((200,), 1 / 200, dtype=torch.float64))
     # all items labelled, cross-class pairs penalised: the blocked plan is exactly optimal
@@ -93,7 +97,7 @@ def test_blocked_sinkhorn_equals_pot_log_sinkhorn_per_block(labelled, log_domain
     src, tgt, bridge = labelled
     sampler = BlockSampler(block_labels(src), block_labels(tgt))
     i_src, i_tgt, counts = sampler.draw(120, torch.Generator().manual_seed(2))
-    plan = solve_blocks(bridge.cost, i_src, i_tgt, counts, "sinkhorn", reg=0.1, tol=1e-12, num_iter_max=20_000,
+    plan = solve_blocks(bridge.block_cost, i_src, i_tgt, counts, "sinkhorn", reg=0.1, tol=1e-12, num_iter_max=20_000,
                         log_domain=log_domain).dense()
     pos, sizes = block_layout(counts)
     for b in range(len(sizes)):
@@ -117,7 +121,7 @@ def test_blocked_unbalanced_equals_pot_per_block(labelled):
     src, tgt, bridge = labelled
     sampler = BlockSampler(block_labels(src), block_labels(tgt))
     i_src, i_tgt, counts = sampler.draw(90, torch.Generator().manual_seed(4))
-    plan = solve_blocks(bridge.cost, i_src, i_tgt, counts, "unbalanced", reg=0.1, reg_m=0.5, tol=1e-13, num_iter_max=20_000).dense()
+    plan = solve_blocks(bridge.block_cost, i_src, i_tgt, counts, "unbalanced", reg=0.1, reg_m=0.5, tol=1e-13, num_iter_max=20_000).dense()
     pos, sizes = block_layout(counts)
     blocks = []
     for b in range(len(sizes)):
@@ -146,7 +150,7 @@ def test_blocked_unbalanced_plan_is_block_diagonal_and_normalised(labelled):
     src, tgt, bridge = labelled
     sampler = BlockSampler(block_labels(src), block_labels(tgt))
     i_src, i_tgt, counts = sampler.draw(100, torch.Generator().manual_seed(3))
-    dense = solve_blocks(bridge.cost, i_src, i_tgt, counts, "unbalanced", reg=0.1, reg_m=0.5).dense()
+    dense = solve_blocks(bridge.block_cost, i_src, i_tgt, counts, "unbalanced", reg=0.1, reg_m=0.5).dense()
     assert abs(float(dense.sum()) - 1) < 1e-12
     cross = src.labels[i_src][:, None] != tgt.labels[i_tgt][None, :]
     assert float(dense[cross].sum()) == 0.0

@@ -112,6 +112,25 @@ def test_unmasked_cost_is_mean_normalised(name):
 
 
 @pytest.mark.parametrize("name", BRIDGES)
+def test_block_cost_equals_cost_of_each_block_and_zero_on_padding(name):
+    bridge, src, tgt = fitted(name)
+    g = torch.Generator().manual_seed(3)
+    sizes = [7, 12, 1]
+    blocks = [(torch.randint(src.n, (n,), generator=g), torch.randint(tgt.n, (n,), generator=g)) for n in sizes]
+    i_src = torch.full((3, 12), -1, dtype=torch.long)  # padding may hold any index, -1 included
+    i_tgt = torch.full((3, 12), 99_999, dtype=torch.long)
+    valid = torch.zeros(3, 12, dtype=torch.bool)
+    for k, (s, t) in enumerate(blocks):
+        i_src[k, : len(s)], i_tgt[k, : len(t)], valid[k, : len(s)] = s, t, True
+    batched = bridge.block_cost(i_src, i_tgt, valid)
+    assert batched.shape == (3, 12, 12) and batched.dtype == torch.float64
+    for k, (s, t) in enumerate(blocks):
+        n = len(s)
+        torch.testing.assert_close(batched[k, :n, :n], bridge.cost(s, t), rtol=1e-6, atol=1e-9)
+        assert torch.all(batched[k, n:] == 0) and torch.all(batched[k, :, n:] == 0)
+
+
+@pytest.mark.parametrize("name", BRIDGES)
 def test_unfitted_bridge_cost_raises(name):
     bridge = fa.make("bridge", name)
     with pytest.raises(RuntimeError, match="not fitted"):
@@ -196,7 +215,7 @@ def test_prototype_relative_representation_by_hand():
     assert torch.allclose(bridge.r_src_, expected, rtol=0, atol=1e-6)
     raw = bridge._raw_cost(everything(src), everything(tgt))
     # r_tgt rows are r_src rows permuted by [1, 0, 3, 2]: cost 0 on that permutation, 2 * (2 s)^2 = 4 across
-    expected_raw = torch.tensor([[4.0, 0, 4, 0], [0, 4, 0, 4], [4, 0, 4, 0], [0, 4, 0, 4]])
+    expected_raw = torch.tensor([[4.0, 0, 4, 0], [0, 4, 0, 4], [4, 0, 4, 0], [0, 4, 0, 4]], dtype=torch.float64)
     assert torch.allclose(raw, expected_raw, rtol=0, atol=1e-5)
 
 

@@ -43,11 +43,21 @@ def torchcfm_step_fn(xs, xt, batch, device, generator):
 
 
 def run(batch: int, device: torch.device, n_items: int, rounds: int, chunk: int, compile: bool, prefetch: bool,
-        autocast=None, log=print) -> dict:
+        autocast=None, threads: int | None = None, log=print) -> dict:
     """Interleaved steps/s of ours and TorchCFM's loop at one batch size.
 
     ``autocast``: our loop's mixed precision (:class:`FlowTrainer`); the TorchCFM loop stays fp32.
+    ``threads``: torch CPU threads of both loops for this measurement (default: as set).
     """
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads or before)
+    try:
+        return _run(batch, device, n_items, rounds, chunk, compile, prefetch, autocast, log)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _run(batch, device, n_items, rounds, chunk, compile, prefetch, autocast, log) -> dict:
     src, tgt, _, _ = make_data(n_items, 1.0)
     bridge = fa.make("bridge", "prototype").fit(src, tgt)
     coupling = fa.make("coupling", "ot", batch_size=batch, full_plan_max=1024, blocks=True).fit(src, tgt, bridge=bridge)
@@ -82,10 +92,11 @@ def run(batch: int, device: torch.device, n_items: int, rounds: int, chunk: int,
     trainer.run(draw, should_stop=should_stop)
     ours_s = clock["end"] - clock["start"] - clock["theirs"]
     steps = rounds * chunk
-    result = {"batch": batch, "steps": steps, "compile": compile, "prefetch": prefetch, "precision": "bf16 autocast" if trainer.autocast else "fp32",
+    result = {"batch": batch, "steps": steps, "threads": torch.get_num_threads(), "compile": compile, "prefetch": prefetch,
+              "precision": "bf16 autocast" if trainer.autocast else "fp32",
               "final_loss": float(trainer.losses[-1]), "ours_steps_per_s": steps / ours_s, "torchcfm_steps_per_s": steps / clock["theirs"]}
     result["ratio"] = result["ours_steps_per_s"] / result["torchcfm_steps_per_s"]
-    log(f"loop B={batch} compile={compile} prefetch={prefetch} {result['precision']}: ours {result['ours_steps_per_s']:.2f} steps/s, "
+    log(f"loop B={batch} threads={result['threads']} compile={compile} prefetch={prefetch} {result['precision']}: ours {result['ours_steps_per_s']:.2f} steps/s, "
         f"TorchCFM {result['torchcfm_steps_per_s']:.2f} steps/s, ratio {result['ratio']:.2f}")
     return result
 

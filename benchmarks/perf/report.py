@@ -17,7 +17,11 @@ def acceptance(r: dict) -> list[tuple[str, bool | None, str]]:
             items.append((f"B=1024, {name}: coupling share <= 20 % and cost within 2 % of exact",
                           share <= 0.20 and quality <= 1.02, f"share {share:.1%}, cost / exact {quality:.4f}"))
     if r.get("loop"):
-        fp32 = [x for x in r["loop"] if x["precision"] == "fp32"]
+        threads = r["machine"]["threads"]
+        rows = [x for x in r["loop"] if x.get("threads", threads) == threads]
+        fp32 = [x for x in rows if x["precision"] == "fp32"]
+        default = [x for x in fp32 if not x["compile"] and not x["prefetch"]]
+
         def ratios(rows):
             return "; ".join(f"{x['ratio']:.2f}x ({x['precision']}, compile={x['compile']}, prefetch={x['prefetch']})" for x in rows)
 
@@ -25,8 +29,15 @@ def acceptance(r: dict) -> list[tuple[str, bool | None, str]]:
         if c and 1024 in c["share"]:
             share = c["share"][1024]["TorchCFM ExactOptimalTransportCFM"]
             figure += f"; bound for any coupling at equal network speed: 1 / (1 - TorchCFM's OT share {share:.0%}) = {1 / (1 - share):.2f}x"
-        items.append(("B=1024: whole-loop steps/s >= 3x TorchCFM exact-OT loop (both fp32)", max(x["ratio"] for x in fp32) >= 3, figure))
-        other = [x for x in r["loop"] if x["precision"] != "fp32"]
+        # judged on FlowAligner's defaults (fp32, no compile, no prefetch) at the suite's thread count
+        items.append((f"B=1024: whole-loop steps/s >= 3x TorchCFM exact-OT loop (both fp32, {threads} torch threads; "
+                      "judged on our default loop: no compile, no prefetch)",
+                      bool(default) and default[0]["ratio"] >= 3, figure))
+        pinned = [x for x in r["loop"] if x.get("threads", threads) != threads]
+        if pinned:
+            items.append((f"same, both loops pinned to {pinned[0]['threads']} torch thread(s) (for comparison; not the criterion)",
+                          max(x["ratio"] for x in pinned) >= 3, ratios(pinned)))
+        other = [x for x in rows if x["precision"] != "fp32"]
         if other:
             items.append(("same, our loop with bf16 autocast (TorchCFM fp32)", max(x["ratio"] for x in other) >= 3, ratios(other)))
     if r.get("memory"):
@@ -77,9 +88,10 @@ def markdown(r: dict) -> str:
             lines.append(f"| {name} | " + " | ".join(f"{c['quality'][b][name]:.4f}" for b in batches) + " |")
     if r.get("loop"):
         lines += ["", "## Whole OT-CFM loop, steps/s (interleaved in one run)", "",
-                  "| batch | our precision | compile | prefetch | ours | TorchCFM exact OT (fp32) | ratio | our final loss |", "|---|---|---|---|---|---|---|---|"]
+                  "| batch | torch threads | our precision | compile | prefetch | ours | TorchCFM exact OT (fp32) | ratio | our final loss |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         for x in r["loop"]:
-            lines.append(f"| {x['batch']} | {x['precision']} | {x['compile']} | {x['prefetch']} | {x['ours_steps_per_s']:.2f} | "
+            lines.append(f"| {x['batch']} | {x.get('threads', m['threads'])} | {x['precision']} | {x['compile']} | {x['prefetch']} | {x['ours_steps_per_s']:.2f} | "
                          f"{x['torchcfm_steps_per_s']:.2f} | {x['ratio']:.2f}x | {x['final_loss']:.4f} |")
     if r.get("prefetch"):
         p = r["prefetch"]
