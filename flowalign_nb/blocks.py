@@ -38,7 +38,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import ot
 import torch
 from scipy.optimize import linear_sum_assignment
 

@@ -5,7 +5,7 @@ entry point of the group ``flowalign_nb`` in name order. A plugin that fails to 
 raises is recorded with its error (``flowalign plugins`` shows it, a warning is issued) and the
 others still load. ``FLOWALIGN_DISABLE_PLUGINS=name1,name2`` blocks plugins by name.
 :func:`register_plugin` adds a plugin object to the running process (a notebook's own modality, say)
-and :func:`unregister_plugin` removes it.
+and :func:`unregister_plugin` removes it; :func:`on_registry_change` lets a widget follow both.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import inspect
 import os
 import traceback
 import warnings
+import weakref
 from dataclasses import dataclass
 from importlib import metadata
 
@@ -271,14 +272,50 @@ def register_plugin(plugin, name: str | None = None, replace: bool = False) -> s
     """
     plugins = get_plugins()
     name = name or getattr(plugin, "__name__", None) or type(plugin).__name__
-    if replace and plugins.pm.get_plugin(name) is not None:
-        plugins.remove(name)
-    return plugins.add(plugin, name)
+    try:
+        if replace and plugins.pm.get_plugin(name) is not None:
+            plugins.remove(name)
+        return plugins.add(plugin, name)
+    finally:
+        _notify_registry_change()
 
 
 def unregister_plugin(name: str) -> list[str]:
     """Remove a plugin registered at run time, with its factories (see :meth:`Plugins.remove`)."""
-    return get_plugins().remove(name)
+    removed = get_plugins().remove(name)
+    _notify_registry_change()
+    return removed
+
+
+_listeners: list[weakref.WeakMethod] = []
+
+
+def on_registry_change(callback) -> None:
+    """Call ``callback()`` after every :func:`register_plugin` and :func:`unregister_plugin`.
+
+    Parameters
+    ----------
+    callback : bound method
+        Held by a weak reference, so a listening widget can still be garbage-collected; it is
+        dropped once its object is gone.
+    """
+    if not inspect.ismethod(callback):
+        raise TypeError(f"on_registry_change takes a bound method (held weakly), not {type(callback).__name__}")
+    _listeners.append(weakref.WeakMethod(callback))
+
+
+def _notify_registry_change() -> None:
+    alive = [ref for ref in _listeners if ref() is not None]
+    _listeners[:] = alive
+    for ref in alive:
+        callback = ref()
+        if callback is None:
+            continue
+        try:
+            callback()
+        except Exception as exc:  # a listening widget must not undo or hide a registration that worked
+            warnings.warn(f"{callback.__qualname__} could not follow the plugin change: {type(exc).__name__}: {exc}", RuntimeWarning,
+                          stacklevel=3)
 
 
 def list_plugins() -> pd.DataFrame:

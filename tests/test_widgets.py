@@ -16,7 +16,7 @@ from flowalign_nb.flow.train import CHECKPOINT_FORMAT, CHECKPOINT_VERSION
 from flowalign_nb.hookspecs import hookimpl
 from flowalign_nb.plugins import BUILTIN_PLUGINS, Plugins, register_plugin
 from flowalign_nb.safeio import read_tensors
-from flowalign_nb.widgets import AlignPanel, CouplingView, OptionFields, same_class_share
+from flowalign_nb.widgets import AlignPanel, CouplingView, OptionFields, SweepPanel, same_class_share
 
 SMALL = {"n_train": 300, "n_test": 100}
 
@@ -195,7 +195,6 @@ def test_compare_panel_from_a_finished_align_panel(tmp_path):
 
 
 def test_sweep_panel_runs_every_cell_and_draws_the_figure():
-    from flowalign_nb.widgets import SweepPanel
 
     panel = SweepPanel(task="synthetic", task_options=SMALL)
     panel.fractions.value, panel.seeds.value, panel.steps.value = "0.1, 0.3", "0", 20
@@ -323,3 +322,72 @@ def test_modality_pair_names_bad_inputs(blobs_registered):
     pair = ModalityPair("blobs", "blobs", blobs_registered, target_options={"dim": 3})
     data = pair.load(0)
     assert set(pair.before(data)) == {"rsa"}  # an 8-d source is wider than the 3-d target: no padded decoding
+
+
+class SlowCouplingPlugin:
+    """A second run-time plugin: a coupling (with an option) and a modality of another name."""
+
+    @hookimpl
+    def flowalign_register_couplings(self, registry):
+        from flowalign_nb.couplings import ExemplarCoupling
+
+        def gentle(batch_size: int = 32, temperature: float = 0.5):
+            return ExemplarCoupling()
+
+        registry.add("gentle", gentle, description="test coupling registered after the panel")
+
+    @hookimpl
+    def flowalign_register_modalities(self, registry):
+        registry.add("blobs2", Blobs, description="the test modality under a second name")
+
+
+def test_panels_follow_plugins_registered_and_removed_after_they_were_built(tmp_path, blobs_registered):
+    import gc
+
+    from flowalign_nb.plugins import _listeners, unregister_plugin
+
+    panel = modality_panel(tmp_path, blobs_registered)
+    sweep_panel = SweepPanel(task="synthetic")
+    panel.source_fields.fields["dim"].value = 5  # a typed value must survive refreshes
+    assert "gentle" not in panel.coupling.options and panel.source.options == ("blobs",)
+    register_plugin(SlowCouplingPlugin(), name="slow")
+    assert "gentle" in panel.coupling.options and panel.source.options == ("blobs", "blobs2")
+    assert panel.source.value == "blobs" and panel.source_fields.fields["dim"].value == 5
+    panel.coupling.value = "gentle"
+    assert set(panel.coupling_options.fields) == {"batch_size", "temperature"}
+    panel.target.value = "blobs2"
+    assert unregister_plugin("slow") == ["modality:blobs2", "coupling:gentle"]
+    # gone from the dropdowns; a removed choice falls back to the first option, with its fields
+    assert "gentle" not in panel.coupling.options and panel.coupling.value == panel.coupling.options[0]
+    assert set(panel.coupling_options.fields) == {o.name for o in panel.coupling_options.entry.options()}
+    assert panel.target.options == ("blobs",) and panel.target.value == "blobs" and panel.source_fields.fields["dim"].value == 5
+    assert sweep_panel.task.value == "synthetic"
+
+    class Listener:
+        calls = 0
+
+        def changed(self):
+            Listener.calls += 1
+
+    # listeners are held weakly: one that is garbage-collected stops being called and is dropped
+    listener = Listener()
+    plugins_module.on_registry_change(listener.changed)
+    register_plugin(SlowCouplingPlugin(), name="slow")
+    assert Listener.calls == 1
+    listening = len(_listeners)
+    del listener
+    gc.collect()
+    unregister_plugin("slow")
+    assert Listener.calls == 1 and len(_listeners) == listening - 1
+    with pytest.raises(TypeError, match="bound method"):
+        plugins_module.on_registry_change(lambda: None)
+
+    class Broken:
+        def changed(self):
+            raise KeyError("boom")
+
+    broken = Broken()
+    plugins_module.on_registry_change(broken.changed)
+    with pytest.warns(RuntimeWarning, match="Broken.changed could not follow the plugin change: KeyError"):
+        register_plugin(SlowCouplingPlugin(), name="slow")
+    assert "gentle" in plugins_module.get_registry("coupling")  # the registration stands

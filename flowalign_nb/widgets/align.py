@@ -19,9 +19,9 @@ from ..experiments import masked_pair
 from ..fitrun import analyse, compare_figure
 from ..flow.train import CHECKPOINT_NAME
 from ..modality_pair import ModalityPair
-from ..plugins import get_registry, make
+from ..plugins import get_registry, make, on_registry_change
 from .figures import before_after_figure, loss_figure, png
-from .options import OptionFields
+from .options import OptionFields, RegistryChoice
 
 NO_BRIDGE = "(none)"
 MODES = (("task", "task"), ("source / target modality", "modalities"))
@@ -41,9 +41,10 @@ class AlignPanel(W.VBox):
 
     Dropdowns list the registered tasks, modalities, couplings and bridges; the option fields of the
     chosen task, modalities, coupling and bridge come from their factories' signatures, so a plugin's
-    modality or coupling shows up with its options and no widget code (a plugin registered after the
-    panel was built needs a new panel). **Run** trains in a background thread (:meth:`start`;
-    :meth:`run` trains in the calling thread) with a tqdm.auto progress bar and a loss plot redrawn every ``plot_every`` steps;
+    modality or coupling shows up with its options and no widget code; a plugin registered or removed
+    later (:func:`flowalign_nb.register_plugin`) updates the dropdowns of panels already shown.
+    **Run** trains in a background thread (:meth:`start`; :meth:`run` trains in the calling thread)
+    with a tqdm.auto progress bar and a loss plot redrawn every ``plot_every`` steps;
     **Stop** ends training between steps and keeps the last checkpoint in ``checkpoint_dir``. When
     training finishes the panel shows the task's score of the transported held-out items beside the
     end-to-end baseline and the ceiling.
@@ -107,7 +108,6 @@ class AlignPanel(W.VBox):
         tasks, couplings, bridges = get_registry("task"), get_registry("coupling"), get_registry("bridge")
         self.task = W.Dropdown(options=tasks.names(), value=tasks.get(task).name, description="task")
         self.task_fields = OptionFields(tasks.get(task))
-        self.task.observe(lambda change: self.task_fields.set_entry(tasks.get(change["new"])), names="value")
         self.mode = W.ToggleButtons(options=MODES, value=mode, tooltips=["a registered task", "two registered modalities of your stimuli"],
                                     style={"button_width": "190px"})
         modalities = get_registry("modality")
@@ -118,8 +118,6 @@ class AlignPanel(W.VBox):
         self.target = W.Dropdown(options=names, value=target and modalities.get(target).name, description="target")
         self.source_fields = OptionFields(modalities.get(source) if source else None)
         self.target_fields = OptionFields(modalities.get(target) if target else None)
-        self.source.observe(lambda change: self.source_fields.set_entry(modalities.get(change["new"])), names="value")
-        self.target.observe(lambda change: self.target_fields.set_entry(modalities.get(change["new"])), names="value")
         self.test_fraction = W.BoundedFloatText(value=0.25, min=0.01, max=0.99, step=0.05, description="held out")
         self.task_box = W.VBox([self.task, self.task_fields])
         self.modality_box = W.VBox([self.source, self.source_fields, self.target, self.target_fields, self.test_fraction])
@@ -128,10 +126,11 @@ class AlignPanel(W.VBox):
         self.bridge = W.Dropdown(options=[NO_BRIDGE, *bridges.names()], value=NO_BRIDGE, description="bridge")
         self.coupling_options = OptionFields(couplings.get(self.coupling.value))
         self.bridge_options = OptionFields(None)
-        self.coupling.observe(lambda change: self.coupling_options.set_entry(couplings.get(change["new"])), names="value")
-        self.bridge.observe(
-            lambda change: self.bridge_options.set_entry(None if change["new"] == NO_BRIDGE else bridges.get(change["new"])),
-            names="value")
+        self._choices = [RegistryChoice(self.task, "task", self.task_fields),
+                         RegistryChoice(self.source, "modality", self.source_fields),
+                         RegistryChoice(self.target, "modality", self.target_fields),
+                         RegistryChoice(self.coupling, "coupling", self.coupling_options),
+                         RegistryChoice(self.bridge, "bridge", self.bridge_options, extra=(NO_BRIDGE,))]
         self.fraction = W.BoundedFloatText(value=0.1, min=0.001, max=1.0, step=0.01, description="label frac.")
         self.seed = W.IntText(value=0, description="seed")
         self.steps = W.BoundedIntText(value=500, min=1, max=10_000_000, description="steps")
@@ -154,6 +153,12 @@ class AlignPanel(W.VBox):
             W.HBox([self.loss_plot, self.comparison_plot]), self.results,
         )
         self._show_mode()
+        on_registry_change(self._refresh_choices)
+
+    def _refresh_choices(self) -> None:
+        """Follow plugins registered or removed after the panel was built (choices and values kept where they still exist)."""
+        for choice in self._choices:
+            choice.sync()
 
     def _show_mode(self) -> None:
         modalities = self.mode.value == "modalities"

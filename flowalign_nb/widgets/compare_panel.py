@@ -7,9 +7,9 @@ import pandas as pd
 import xarray as xr
 
 from ..analysis.compare import compare
-from ..plugins import get_registry
+from ..plugins import get_registry, on_registry_change
 from .figures import png
-from .options import OptionFields
+from .options import OptionFields, RegistryChoice
 
 ALL = "(all)"
 
@@ -44,9 +44,7 @@ class ComparePanel(W.VBox):
         analyses = get_registry("analysis")
         self.analysis = W.Dropdown(options=[ALL, *analyses.names()], value=ALL, description="analysis")
         self.analysis_options = OptionFields(None)
-        self.analysis.observe(
-            lambda change: self.analysis_options.set_entry(None if change["new"] == ALL else analyses.get(change["new"])),
-            names="value")
+        self._analysis_choice = RegistryChoice(self.analysis, "analysis", self.analysis_options, extra=(ALL,))
         self.compare_button = W.Button(description="Compare", button_style="primary", icon="balance-scale")
         self.compare_button.on_click(lambda _: self.run())
         self.status = W.HTML()
@@ -54,6 +52,11 @@ class ComparePanel(W.VBox):
         self.results = W.HTML()
         self.children = (W.HBox([self.analysis, self.compare_button, self.status]), self.analysis_options,
                          self.results, self.figure)
+        on_registry_change(self._refresh_choices)
+
+    def _refresh_choices(self) -> None:
+        """Follow analysis plugins registered or removed after the panel was built."""
+        self._analysis_choice.sync()
 
     @classmethod
     def from_align_panel(cls, panel) -> "ComparePanel":

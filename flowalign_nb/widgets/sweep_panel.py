@@ -9,10 +9,10 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from ..experiments import DEFAULT_METHODS, summarise, sweep
-from ..plugins import get_registry, make
+from ..plugins import get_registry, make, on_registry_change
 from ..results import plot_sweep
 from .figures import png
-from .options import OptionFields
+from .options import OptionFields, RegistryChoice
 
 
 def _numbers(text: str, name: str) -> list:
@@ -53,7 +53,7 @@ class SweepPanel(W.VBox):
         tasks = get_registry("task")
         self.task = W.Dropdown(options=tasks.names(), value=tasks.get(task).name, description="task")
         self.task_fields = OptionFields(tasks.get(task))
-        self.task.observe(lambda change: self.task_fields.set_entry(tasks.get(change["new"])), names="value")
+        self._task_choice = RegistryChoice(self.task, "task", self.task_fields)
         self.fractions = W.Text(value="0.02, 0.05, 0.1, 0.2", description="fractions")
         self.seeds = W.Text(value="0, 1, 2", description="seeds")
         self.methods = W.SelectMultiple(options=list(DEFAULT_METHODS), value=list(DEFAULT_METHODS), description="methods")
@@ -66,6 +66,11 @@ class SweepPanel(W.VBox):
         self.children = (W.HBox([W.VBox([self.task, self.task_fields]),
                                  W.VBox([self.fractions, self.seeds, self.steps]), self.methods]),
                          W.HBox([self.run_button, self.status]), self.figure, self.summary)
+        on_registry_change(self._refresh_choices)
+
+    def _refresh_choices(self) -> None:
+        """Follow task plugins registered or removed after the panel was built."""
+        self._task_choice.sync()
 
     def run(self) -> pd.DataFrame | None:
         """Run the sweep (what **Run sweep** does); returns its table, or None on error."""
