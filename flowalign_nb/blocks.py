@@ -225,7 +225,7 @@ def solve_blocks(block_cost, i_src: torch.Tensor, i_tgt: torch.Tensor, counts: t
         instead of the stabilised scaling solver (:func:`batched_sinkhorn_stabilized`, default).
     device : torch.device or str
         Where the entropic solvers run (torch ops; POT's torch backend with ``log_domain``);
-        ``emd`` always runs on the CPU (POT's network simplex).
+        ``emd`` always runs on the CPU (linear assignment, scipy).
 
     Returns
     -------

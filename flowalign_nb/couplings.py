@@ -287,7 +287,8 @@ class ExactOTCoupling(PlanCoupling):
     num_iter_max : int
         Network-simplex iterations; POT's default (1e5) stops short of optimal at n >= 1,000.
     blocks : bool
-        Class-blocked minibatch plans (see :class:`PlanCoupling`); each block is solved by ``ot.emd``.
+        Class-blocked minibatch plans (see :class:`PlanCoupling`); each block, square with uniform
+        weights, is solved exactly as a linear assignment (:func:`flowalign_nb.blocks.solve_blocks`).
     """
 
     needs_bridge = True
