@@ -73,9 +73,7 @@ class Bridge(ABC):
             raise RuntimeError(f"{type(self).__name__} is not fitted; call fit(src, tgt) first")
         c = self._raw_cost(i_src, i_tgt).to(torch.float64)
         c = c / c.mean().clamp_min(1e-12)
-        ys, yt = self.src_.labels[i_src], self.tgt_.labels[i_tgt]
-        clash = (ys[:, None] >= 0) & (yt[None, :] >= 0) & (ys[:, None] != yt[None, :])
-        return c + self.mask_penalty * clash
+        return c + self.mask_penalty * self._clash(i_src, i_tgt)
 
     def block_cost(self, i_src: torch.Tensor, i_tgt: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         """Costs of ``K`` zero-padded blocks at once, each as :meth:`cost` gives it for its own items.
@@ -98,9 +96,12 @@ class Bridge(ABC):
         pairs = (valid[:, :, None] & valid[:, None, :]).to(torch.float64)
         c = self._raw_block_cost(i_src, i_tgt).to(torch.float64) * pairs
         c = c / (c.sum((1, 2)) / pairs.sum((1, 2)).clamp_min(1)).clamp_min(1e-12)[:, None, None]
-        ys, yt = self.src_.labels[i_src], self.tgt_.labels[i_tgt]
-        clash = (ys[:, :, None] >= 0) & (yt[:, None, :] >= 0) & (ys[:, :, None] != yt[:, None, :])
-        return c + self.mask_penalty * clash * pairs
+        return c + self.mask_penalty * self._clash(i_src, i_tgt) * pairs
+
+    def _clash(self, i_src: torch.Tensor, i_tgt: torch.Tensor) -> torch.Tensor:
+        """``[labelled, different classes]`` for index tensors (..., n) and (..., m): shape (..., n, m)."""
+        ys, yt = self.src_.labels[i_src][..., :, None], self.tgt_.labels[i_tgt][..., None, :]
+        return (ys >= 0) & (yt >= 0) & (ys != yt)
 
     def _raw_block_cost(self, i_src: torch.Tensor, i_tgt: torch.Tensor) -> torch.Tensor:
         """Unnormalised costs of ``K`` blocks, shape (K, n, n), from index tensors of shape (K, n).
