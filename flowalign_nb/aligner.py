@@ -14,8 +14,9 @@ import numpy as np
 import torch
 import xarray as xr
 from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
 
-from .data import DIMS, Latents, RepresentationError, check_pair, to_latents, validate
+from .data import DIMS, Latents, RepresentationError, standardise_pair, validate
 from .flow import FlowTrainer, VelocityField, integrate
 from .plugins import get_registry, make
 from .safeio import SavedFileError, atomic_folder, read_json, read_tensors, recover_folder, write_json, write_tensors
@@ -50,24 +51,20 @@ class BaseAligner(BaseEstimator):
 
     def _fit_spaces(self, source: xr.DataArray, target: xr.DataArray, need_labels: bool) -> tuple[Latents, Latents]:
         source, target = _in_memory(source, self), _in_memory(target, self)
-        classes = check_pair(source, target, need_labels=need_labels)
-        self.classes_ = classes
+        src, tgt, standardisation = standardise_pair(source, target, need_labels=need_labels)
+        self.classes_ = standardisation.classes
         self.n_features_in_, self.n_features_out_ = source.sizes["neuroid"], target.sizes["neuroid"]
-        self.source_mean_, self.source_scale_ = _moments(source.values)
-        self.target_mean_, self.target_scale_ = _moments(target.values)
+        self.source_mean_, self.source_scale_ = standardisation.source.mean, standardisation.source.scale
+        self.target_mean_, self.target_scale_ = standardisation.target.mean, standardisation.target.scale
         self.target_neuroid_coords_ = {
             name: coord.values.tolist() for name, coord in target.coords.items() if coord.dims == ("neuroid",)
         }
         self.target_attrs_ = _jsonable(target.attrs)
         self.source_attrs_ = _jsonable(source.attrs)
-        return (
-            to_latents(source, (source.values - self.source_mean_) / self.source_scale_, classes),
-            to_latents(target, (target.values - self.target_mean_) / self.target_scale_, classes),
-        )
+        return src, tgt
 
     def _standardised_source(self, source: xr.DataArray) -> np.ndarray:
-        if not hasattr(self, "n_features_in_"):
-            raise RuntimeError(f"this {type(self).__name__} is not fitted yet; call fit(source, target) first")
+        check_fitted(self, "n_features_in_")
         source = _in_memory(source, self)
         validate(source)
         if source.sizes["neuroid"] != self.n_features_in_:
@@ -95,10 +92,9 @@ def _in_memory(rep, aligner) -> xr.DataArray:
     return compute_representation(rep, progress=bool(getattr(aligner, "progress", False)))
 
 
-def _moments(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    mean = values.mean(0)
-    scale = values.std(0)
-    return mean, np.where(scale > 1e-12, scale, 1.0)
+def check_fitted(estimator, attribute: str) -> None:
+    """Raise scikit-learn's ``NotFittedError`` naming the estimator when ``attribute`` is not set yet."""
+    check_is_fitted(estimator, attribute, msg=f"this {type(estimator).__name__} is not fitted yet; call fit(source, target) first")
 
 
 def _jsonable(attrs: dict) -> dict:
@@ -301,7 +297,13 @@ class FlowAligner(BaseAligner):
         -------
         DataArray, (n, d_tgt)
             Target-space values with the source's presentation coords and the target's neuroid coords.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before :meth:`fit` has finished.
         """
+        check_fitted(self, "net_")
         x = torch.as_tensor(self._standardised_source(source), dtype=torch.float32, device=self.device_)
         if self.dim_handling == "pad":
             moved = integrate(self.net_, _pad(x, self.net_dim_), x, self.ode_method, self.ode_steps)[:, : self.n_features_out_]
@@ -323,8 +325,7 @@ class FlowAligner(BaseAligner):
         -------
         pathlib.Path
         """
-        if not hasattr(self, "net_"):
-            raise RuntimeError("this FlowAligner is not fitted yet; nothing to save")
+        check_fitted(self, "net_")
         params = self.get_params()
         for kind in ("coupling", "bridge"):
             if params[kind] is not None and not isinstance(params[kind], str):

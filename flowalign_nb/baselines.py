@@ -48,7 +48,8 @@ class RidgeAligner(_PairedAligner):
         return self
 
     def transform(self, source: xr.DataArray) -> xr.DataArray:
-        return self._in_target_space(self.ridge_.predict(self._standardised_source(source)), source)
+        x = self._standardised_source(source)  # NotFittedError before fit
+        return self._in_target_space(self.ridge_.predict(x), source)
 
 
 class ProcrustesAligner(_PairedAligner):

@@ -28,14 +28,18 @@ from abc import ABC, abstractmethod
 import numpy as np
 import torch
 
+from .boundary import FitBoundary, check_fitted
 from .data import Latents
 from .hookspecs import hookimpl
 
 
-class Bridge(ABC):
+class Bridge(FitBoundary, ABC):
     """Base class: ``fit(src, tgt) -> self`` and ``cost(i_src, i_tgt) -> Tensor``.
 
     Subclasses implement :meth:`_fit` and :meth:`_raw_cost`; the base class normalises and masks.
+    :meth:`fit` accepts two representations or two Latents (see
+    :class:`~flowalign_nb.boundary.FitBoundary`) and stores ``src_``, ``tgt_`` and
+    ``standardisation_``; before it, :meth:`cost` raises ``NotFittedError``.
 
     Parameters
     ----------
@@ -48,8 +52,19 @@ class Bridge(ABC):
     def __init__(self, mask_penalty: float = 100.0):
         self.mask_penalty = mask_penalty
 
-    def fit(self, src: Latents, tgt: Latents) -> "Bridge":
-        """Learn the bridge from the two spaces (labels: only ``src.labels >= 0`` are known)."""
+    def fit(self, src, tgt) -> "Bridge":
+        """Learn the bridge from the two spaces (labels: only those of labelled items are known).
+
+        Parameters
+        ----------
+        src, tgt : DataArray (n, d) or Latents
+            Two representations (standardised as FlowAligner does) or two Latents (used as given).
+
+        Returns
+        -------
+        self
+        """
+        src, tgt = self._fit_inputs(src, tgt, self.needs_labels)
         if src.classes != tgt.classes:
             raise ValueError(f"source classes {src.classes} differ from target classes {tgt.classes}")
         self.src_, self.tgt_ = src, tgt
@@ -69,8 +84,7 @@ class Bridge(ABC):
         torch.Tensor, shape (n, m), float64
             ``C / mean(C) + mask_penalty * [labelled, different classes]``.
         """
-        if not hasattr(self, "src_"):
-            raise RuntimeError(f"{type(self).__name__} is not fitted; call fit(src, tgt) first")
+        check_fitted(self)
         c = self._raw_cost(i_src, i_tgt).to(torch.float64)
         c = c / c.mean().clamp_min(1e-12)
         return c + self.mask_penalty * self._clash(i_src, i_tgt)
@@ -90,8 +104,7 @@ class Bridge(ABC):
             ``C_k / mean(C_k) + mask_penalty * [labelled, different classes]`` with the mean over
             block ``k``'s valid pairs; 0 on padding.
         """
-        if not hasattr(self, "src_"):
-            raise RuntimeError(f"{type(self).__name__} is not fitted; call fit(src, tgt) first")
+        check_fitted(self)
         i_src, i_tgt = torch.where(valid, i_src, 0), torch.where(valid, i_tgt, 0)
         pairs = (valid[:, :, None] & valid[:, None, :]).to(torch.float64)
         c = self._raw_block_cost(i_src, i_tgt).to(torch.float64) * pairs

@@ -32,23 +32,54 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
+import numpy as np
 import ot
 import torch
 
+from .boundary import FitBoundary, check_fitted
 from .bridges import Bridge
 from .data import Latents
 from .hookspecs import hookimpl
 from .resources import check_memory
 
 
-class Coupling(ABC):
-    """Base class of couplings; see the module docstring for the protocol."""
+class Coupling(FitBoundary, ABC):
+    """Base class of couplings; see the module docstring for the protocol.
+
+    A subclass overrides :meth:`plan` and :meth:`sample` (both required), optionally :meth:`_fit`
+    (precompute what sampling needs) and ``__init__`` (its keyword options with defaults are what
+    ``fa.make`` and the widgets offer); it sets ``needs_bridge`` / ``needs_labels`` when it needs
+    a bridge cost / labelled items. It does not override :meth:`fit`.
+
+    :meth:`fit` stores ``src_``, ``tgt_`` (:class:`~flowalign_nb.data.Latents`), ``bridge_`` (the
+    fitted bridge or None) and ``standardisation_`` (see :class:`~flowalign_nb.boundary.FitBoundary`),
+    then calls :meth:`_fit`. Before ``fit``, ``plan`` and ``sample`` raise ``NotFittedError``.
+    """
 
     needs_bridge = False
     needs_labels = False
 
-    def fit(self, src: Latents, tgt: Latents, bridge: Bridge | None = None) -> "Coupling":
-        """Prepare to pair ``src`` and ``tgt`` items (``bridge``: a fitted bridge, when one is needed)."""
+    @property
+    def fit_signature(self) -> str:
+        """How to fit this coupling, for messages."""
+        return "fit(src, tgt, bridge=fitted_bridge)" if self.needs_bridge else "fit(src, tgt)"
+
+    def fit(self, src, tgt, bridge: Bridge | None = None) -> "Coupling":
+        """Prepare to pair ``src`` and ``tgt`` items.
+
+        Parameters
+        ----------
+        src, tgt : DataArray (n, d) or Latents
+            Two representations (standardised as FlowAligner does) or two Latents (used as given).
+        bridge : Bridge or None
+            A bridge fitted on the same two spaces, when the coupling needs one.
+
+        Returns
+        -------
+        self
+        """
+        need_labels = self.needs_labels or (bridge is not None and getattr(bridge, "needs_labels", True))
+        src, tgt = self._fit_inputs(src, tgt, need_labels)
         if self.needs_labels and src.classes != tgt.classes:
             raise ValueError(f"source classes {src.classes} differ from target classes {tgt.classes}")
         if self.needs_bridge and bridge is None:
@@ -58,6 +89,8 @@ class Coupling(ABC):
                 f"coupling {type(self).__name__} needs a bridge cost between the two spaces; "
                 f"pass bridge= one of: {', '.join(get_registry('bridge').names())}"
             )
+        if isinstance(bridge, Bridge):
+            _check_bridge_fits(bridge, src, tgt)
         self.src_, self.tgt_, self.bridge_ = src, tgt, bridge
         self._fit()
         return self
@@ -72,6 +105,15 @@ class Coupling(ABC):
     @abstractmethod
     def sample(self, batch_size: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """Draw ``batch_size`` pairs; returns LongTensors ``(i_src, i_tgt)`` of shape (batch_size,)."""
+
+
+def _check_bridge_fits(bridge: Bridge, src: Latents, tgt: Latents) -> None:
+    """The bridge must be fitted on the items the coupling pairs (same stimulus ids, in order)."""
+    check_fitted(bridge)
+    for side, mine, its in (("source", src, bridge.src_), ("target", tgt, bridge.tgt_)):
+        if not np.array_equal(np.asarray(mine.stimulus_id), np.asarray(its.stimulus_id)):
+            raise ValueError(f"the bridge {type(bridge).__name__} was fitted on other {side} items ({its.n}) than the "
+                             f"coupling is given ({mine.n}); fit both on the same src and tgt")
 
 
 def sample_from_plan(plan: torch.Tensor, batch_size: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -90,6 +132,7 @@ class IndependentCoupling(Coupling):
     """Uniform independent pairs, ``pi = a b^T``: correspondence is ignored."""
 
     def plan(self, i_src, i_tgt):
+        check_fitted(self)  # the plan reads nothing fitted, but the protocol holds for every coupling
         return torch.full((len(i_src), len(i_tgt)), 1.0 / (len(i_src) * len(i_tgt)), dtype=torch.float64)
 
     def sample(self, batch_size, generator):

@@ -348,6 +348,72 @@ class Latents:
         return cls(x, labels, ids, list(classes))
 
 
+@dataclass(frozen=True)
+class Standardisation:
+    """Per-feature z-scoring of one space, ``z = (x - mean) / scale``, learned from all of its items.
+
+    No labels are involved. ``scale`` is the feature's standard deviation, or 1 where it is
+    below 1e-12 (constant features are centred, not divided by zero).
+
+    Attributes
+    ----------
+    mean, scale : numpy.ndarray, shape (d,)
+    """
+
+    mean: np.ndarray
+    scale: np.ndarray
+
+    @classmethod
+    def fit(cls, values: np.ndarray) -> "Standardisation":
+        """Moments of ``values``, shape (n, d)."""
+        values = np.asarray(values)
+        scale = values.std(0)
+        return cls(values.mean(0), np.where(scale > 1e-12, scale, 1.0))
+
+    def apply(self, values: np.ndarray) -> np.ndarray:
+        """``(values - mean) / scale`` for ``values`` of shape (n, d)."""
+        return (np.asarray(values) - self.mean) / self.scale
+
+
+@dataclass(frozen=True)
+class PairStandardisation:
+    """How a pair of representations became :class:`Latents`: each space's z-scoring and the classes.
+
+    Attributes
+    ----------
+    source, target : Standardisation
+    classes : list
+        Classes labelled in both spaces, indexed by the Latents' ``labels``.
+    """
+
+    source: Standardisation
+    target: Standardisation
+    classes: list
+
+
+def standardise_pair(source: xr.DataArray, target: xr.DataArray, need_labels: bool) -> tuple[Latents, Latents, PairStandardisation]:
+    """Latents of two representations, as every fit sees them (FlowAligner, baselines, couplings, bridges).
+
+    Checks the pair (:func:`check_pair`), z-scores each space with its own moments
+    (:class:`Standardisation`) and reads labels only where ``is_labelled`` (:func:`known_labels`).
+
+    Parameters
+    ----------
+    source : DataArray, (n_src, d_src)
+    target : DataArray, (n_tgt, d_tgt)
+    need_labels : bool
+        Require labelled items in both spaces.
+
+    Returns
+    -------
+    (src, tgt, standardisation) : Latents (n_src, d_src), Latents (n_tgt, d_tgt), PairStandardisation
+    """
+    classes = check_pair(source, target, need_labels=need_labels)
+    scalers = Standardisation.fit(source.values), Standardisation.fit(target.values)
+    src, tgt = (to_latents(rep, scaler.apply(rep.values), classes) for rep, scaler in zip((source, target), scalers))
+    return src, tgt, PairStandardisation(*scalers, classes)
+
+
 def to_latents(rep: xr.DataArray, values: np.ndarray, classes: list) -> Latents:
     """Latents of ``rep`` with (already standardised) ``values``, labels read via :func:`known_labels`."""
     return Latents(

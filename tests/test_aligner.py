@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+from sklearn.exceptions import NotFittedError
 
 import flowalign_nb as fa
 from flowalign_nb.analysis import nearest_class_mean_accuracy
@@ -132,7 +133,7 @@ def test_bad_parameters_and_inputs_fail_clearly(pair):
         fa.FlowAligner(steps=0).fit(src, tgt)
     with pytest.raises(ValueError, match=r"needs a bridge.*prototype"):
         fa.FlowAligner(coupling="ot", steps=5, progress=False).fit(src, tgt)
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         fa.FlowAligner().transform(p.source_test)
     fitted = fa.FlowAligner(steps=5, progress=False).fit(src, tgt)
     with pytest.raises(fa.RepresentationError, match="24 neuroids; this aligner was fit on 16"):

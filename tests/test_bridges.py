@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 import pytest
+from sklearn.exceptions import NotFittedError
 import torch
 from scipy.spatial.distance import jensenshannon
 
@@ -133,7 +134,7 @@ def test_block_cost_equals_cost_of_each_block_and_zero_on_padding(name):
 @pytest.mark.parametrize("name", BRIDGES)
 def test_unfitted_bridge_cost_raises(name):
     bridge = fa.make("bridge", name)
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         bridge.cost(torch.arange(3), torch.arange(3))
 
 
