@@ -32,6 +32,13 @@ class SyntheticPair:
     target_test: xr.DataArray
     embedding: np.ndarray  # Q, shape (d_tgt, d_src)
 
+    def __repr__(self) -> str:
+        """Shapes only, e.g. ``SyntheticPair(source: 2000 presentations x 16 neuroids, target: 2000 x 24, ...)``."""
+        first, *others = (f"{name}: {' x '.join(map(str, getattr(self, name).shape))}"
+                          for name in ("source", "target", "source_test", "target_test"))
+        first = first.replace(" x ", " presentations x ") + " neuroids"
+        return f"SyntheticPair({', '.join([first, *others])}, embedding: {self.embedding.shape})"
+
 
 def make_synthetic_pair(n_train: int = 2000, n_test: int = 500, source_dim: int = 16, target_dim: int = 24,
                         n_classes: int = 5, separation: float = 1.0, warp: float = 1.0, noise: float = 0.1,
