@@ -156,3 +156,21 @@ def test_a_plugin_analysis_shows_in_compare(aligned, analysis_plugin):
     assert "mean_gap" in fa.list_plugins().query("kind == 'analysis'")["name"].tolist()
     with pytest.raises(TypeError, match="analysis 'broken' returned list; an analysis returns a pandas.DataFrame"):
         fa.compare(pair.source_test, moved, pair.target, analyses=["broken"])
+
+
+def test_compare_notes_name_the_source_before_alignment():
+    """A source wider than the target: the skipped before-alignment transfer decoding names the source, not 'moved'."""
+    rng = np.random.default_rng(0)
+    labels = np.arange(60) % 3
+    centres = rng.normal(0, 3, (3, 32))
+    target = fa.make_representation(centres[labels] + rng.normal(size=(60, 32)), [f"t{i}" for i in range(60)], labels)
+    moved_values = centres[labels] + rng.normal(size=(60, 32))
+    ids = [f"s{i}" for i in range(60)]
+    source = fa.make_representation(np.concatenate([moved_values, rng.normal(size=(60, 32))], axis=1), ids, labels)
+    moved = fa.make_representation(moved_values, ids, labels)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AnalysisSkippedWarning)
+        table = fa.compare(source, moved, target).table
+    rows = table[table["analysis"] == "transfer_decoding"].set_index("condition")
+    assert rows.loc["before", "note"] == "source has 64 neuroids but target has 32; a decoder of the target cannot read it"
+    assert rows.loc["after", "value"] == 1.0 and rows.loc["after", "note"] == ""

@@ -80,7 +80,7 @@ def compare(source: xr.DataArray, moved: xr.DataArray, target, analyses=None) ->
     parts = []
     for name, options in _specs(analyses):
         analysis = make("analysis", name, **options)
-        for condition, a in zip(CONDITIONS, (source, moved)):
+        for condition, a in zip(CONDITIONS, (source.rename("source"), moved.rename("moved"))):  # names for messages
             try:
                 part = _checked(analysis(a, target), name)
             except NotApplicableError as exc:

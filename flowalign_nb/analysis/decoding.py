@@ -124,6 +124,8 @@ def transfer_decode(moved: xr.DataArray, target: xr.DataArray, label: str = "lab
     Parameters
     ----------
     moved : DataArray (n, d_t), or (n, d_s) with d_s <= d_t when ``pad``
+        Messages call it by its ``name`` (``compare`` names its inputs ``"source"`` and
+        ``"moved"``), else ``"moved"``.
     target : DataArray (m, d_t)
     label : str
         Presentation coord with the class of every item, in both inputs.
@@ -148,20 +150,21 @@ def transfer_decode(moved: xr.DataArray, target: xr.DataArray, label: str = "lab
     ci = check_level("ci", ci)
     validate(moved)
     validate(target)
-    y_train, y_test = labels_of(target, label, "target"), labels_of(moved, label, "moved")
+    name = moved.name if isinstance(moved.name, str) and moved.name else "moved"
+    y_train, y_test = labels_of(target, label, "target"), labels_of(moved, label, name)
     x = moved.values
     d_s, d_t = moved.sizes["neuroid"], target.sizes["neuroid"]
     if pad and d_s < d_t:
         x = np.concatenate([x, np.zeros((len(x), d_t - d_s), dtype=x.dtype)], axis=1)
     elif d_s > d_t:  # a decoder of the target cannot read a wider space: the before-alignment row is skipped
-        raise NotApplicableError(f"moved has {d_s} neuroids but target has {d_t}; a decoder of the target cannot read it")
+        raise NotApplicableError(f"{name} has {d_s} neuroids but target has {d_t}; a decoder of the target cannot read it")
     elif d_s != d_t:
-        raise RepresentationError(f"moved has {d_s} neuroids but target has {d_t}; pass pad=True to zero-pad a narrower "
+        raise RepresentationError(f"{name} has {d_s} neuroids but target has {d_t}; pass pad=True to zero-pad a narrower "
                                   "source (the before-alignment baseline)")
     classes = np.unique(y_train)
     unknown = np.setdiff1d(np.unique(y_test), classes)
     if len(unknown):
-        raise RepresentationError(f"moved has class(es) {plain(unknown)} that target lacks; target classes: {plain(classes)}")
+        raise RepresentationError(f"{name} has class(es) {plain(unknown)} that target lacks; target classes: {plain(classes)}")
     decoder = clone(default_decoder() if estimator is None else estimator).fit(target.values, y_train)
     predicted = decoder.predict(x)
     scores = np.array([np.mean(predicted == y_test)])
