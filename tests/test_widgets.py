@@ -81,9 +81,58 @@ def test_resume_continues_from_the_stop_checkpoint(tmp_path):
 
 def test_errors_are_shown_not_raised(tmp_path):
     panel = small_panel(tmp_path)
-    panel.coupling.value = "ot"  # needs a bridge; none chosen
+    panel.fraction.value = 1.0
+    panel.task_options = {"n_train": 300, "n_test": 100, "source_dim": 30}  # source_dim > target_dim: the task refuses
     assert panel.run() is None
-    assert panel.state == "error" and "bridge" in str(panel.error) and "error" in panel.status.value
+    assert panel.state == "error" and "target_dim=24 must be >= source_dim=30" in str(panel.error)
+    assert panel.status.value == "<b>could not run</b>: target_dim=24 must be &gt;= source_dim=30"  # the message, no exception type
+    assert panel.loss_plot.layout.display == "none" and panel.comparison_plot.layout.display == "none"  # no broken image
+
+
+def test_a_coupling_that_needs_a_bridge_gets_the_default_or_run_says_why_not(tmp_path):
+    panel = small_panel(tmp_path)
+    assert panel.bridge.value == "(none)" and not panel.run_button.disabled and panel.reason.value == ""
+    panel.coupling.value = "ot"
+    assert panel.bridge.value == "prototype" and not panel.run_button.disabled
+    panel.bridge.value = "(none)"
+    assert panel.run_button.disabled
+    reason = "The coupling 'ot' compares items of the two spaces through a bridge cost: choose a bridge (prototype is the paper's)."
+    assert panel.not_ready() == reason and panel.run_button.tooltip == reason and "choose a bridge" in panel.reason.value
+    assert panel.run() is None and str(panel.error) == reason and panel.state == "error"
+    panel.coupling.value = "gw"  # needs none: Run is back, the bridge stays as chosen
+    assert not panel.run_button.disabled and panel.bridge.value == "(none)" and panel.reason.value == ""
+
+
+def test_option_fields_show_full_names_with_the_docstring_sentence_as_tooltip(tmp_path):
+    panel = small_panel(tmp_path)
+    panel.coupling.value = "sinkhorn"
+    fields = panel.coupling_options.fields
+    assert fields["full_plan_max"].description == "full_plan_max"
+    assert fields["full_plan_max"].style.description_width == f"{len('full_plan_max') + 2}ch"  # the longest name, in full
+    assert fields["batch_size"].tooltip == "Items per side of a minibatch plan."  # documented on PlanCoupling, inherited
+    assert fields["reg"].tooltip == "Entropic regularisation (costs are mean-normalised by the bridge)."
+    assert fields["num_iter_max"].tooltip == "int"  # documented by type only
+    assert panel.bridge_options.fields["mask_penalty"].tooltip == "Added (after normalisation) to pairs of labelled items of different classes."
+
+
+def test_the_two_batch_sizes_have_distinct_labels(tmp_path):
+    panel = small_panel(tmp_path)
+    panel.coupling.value = "ot"
+    training = [panel.fraction, panel.seed, panel.steps, panel.batch_size, panel.device]
+    labels = [w.description for w in training] + [w.description for w in panel.coupling_options.children]
+    assert len(labels) == len(set(labels)) and panel.batch_size.description == "pairs per step"
+    assert "pairs drawn from the coupling per training step" in panel.batch_size.tooltip
+
+
+def test_run_drives_the_panel_progress_bar_step_by_step(tmp_path):
+    panel = small_panel(tmp_path, steps=25)
+    seen = []
+    panel.progress.observe(lambda change: seen.append(change["new"]), names="value")
+    assert panel.progress.layout.display == "none"
+    panel.run()
+    assert panel.state == "done" and seen == list(range(1, 26))
+    assert panel.progress.max == 25 and panel.progress.bar_style == "success" and panel.progress.layout.display is None
+    assert panel.progress_text.value.startswith("25 / 25 steps, loss ")
 
 
 def test_task_dropdown_lists_tasks_and_unknown_task_names_the_known_ones(tmp_path):
@@ -100,6 +149,8 @@ def test_coupling_and_bridge_option_fields_follow_the_dropdowns(tmp_path):
     assert isinstance(reg, W.FloatText)
     reg.value = 0.2
     assert panel.coupling_options.values() == {"reg": 0.2}
+    assert panel.bridge.value == "prototype" and panel.bridge_options.entry.name == "prototype"  # the default bridge
+    panel.bridge.value = "(none)"
     assert panel.bridge_options.children == ()
     panel.bridge.value = "prototype"
     assert panel.bridge_options.entry.name == "prototype"
@@ -290,7 +341,7 @@ def test_modality_mode_errors_name_the_problem(tmp_path, blobs_registered):
     assert panel.run() is None and "no 'label' column" in str(panel.error)
     panel.stimuli = blobs_registered
     panel.source_fields.fields["dim"].value = 0
-    assert panel.run() is None and "dim=0 is not allowed" in str(panel.error) and "error" in panel.status.value
+    assert panel.run() is None and "dim=0 is not allowed" in str(panel.error) and panel.status.value.startswith("<b>could not run</b>: ")
 
 
 def test_a_plugin_registered_at_run_time_can_be_replaced_and_removed(blobs_registered):

@@ -12,7 +12,6 @@ from pathlib import Path
 import ipywidgets as W
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from ..aligner import FlowAligner
 from ..experiments import masked_pair
@@ -21,9 +20,19 @@ from ..flow.train import CHECKPOINT_NAME
 from ..modality_pair import ModalityPair
 from ..plugins import get_registry, make, on_registry_change
 from .figures import before_after_figure, loss_figure, png
-from .options import OptionFields, RegistryChoice
+from .options import OptionFields, RegistryChoice, label_style
 
 NO_BRIDGE = "(none)"
+#: picked when a coupling that needs a bridge is chosen with none: the paper's setting 1 (ot + prototype)
+DEFAULT_BRIDGE = "prototype"
+#: training fields: label, tooltip (the two batch sizes read apart: the flow's pairs per step, the coupling's plan size)
+TRAINING_FIELDS = {
+    "fraction": ("label fraction", "Share of the training items whose labels the fit may use (stratified)."),
+    "seed": ("seed", "Seeds the label mask, the network initialisation and pair sampling."),
+    "steps": ("training steps", "Optimiser steps of the flow."),
+    "batch_size": ("pairs per step", "FlowAligner batch_size: source-target pairs drawn from the coupling per training step."),
+    "device": ("device", "auto: CUDA when present, else CPU."),
+}
 MODES = (("task", "task"), ("source / target modality", "modalities"))
 
 
@@ -43,8 +52,11 @@ class AlignPanel(W.VBox):
     chosen task, modalities, coupling and bridge come from their factories' signatures, so a plugin's
     modality or coupling shows up with its options and no widget code; a plugin registered or removed
     later (:func:`flowalign_nb.register_plugin`) updates the dropdowns of panels already shown.
+    Option fields show their full names, with the first sentence of the option's docstring as a
+    tooltip. Choosing a coupling that needs a bridge while none is chosen picks ``prototype``; with
+    no bridge for such a coupling, **Run** is disabled and the panel says why.
     **Run** trains in a background thread (:meth:`start`; :meth:`run` trains in the calling thread)
-    with a tqdm.auto progress bar and a loss plot redrawn every ``plot_every`` steps;
+    with a progress bar in the panel and a loss plot redrawn every ``plot_every`` steps;
     **Stop** ends training between steps and keeps the last checkpoint in ``checkpoint_dir``. When
     training finishes the panel shows the task's score of the transported held-out items beside the
     end-to-end baseline and the ceiling.
@@ -131,29 +143,63 @@ class AlignPanel(W.VBox):
                          RegistryChoice(self.target, "modality", self.target_fields),
                          RegistryChoice(self.coupling, "coupling", self.coupling_options),
                          RegistryChoice(self.bridge, "bridge", self.bridge_options, extra=(NO_BRIDGE,))]
-        self.fraction = W.BoundedFloatText(value=0.1, min=0.001, max=1.0, step=0.01, description="label frac.")
-        self.seed = W.IntText(value=0, description="seed")
-        self.steps = W.BoundedIntText(value=500, min=1, max=10_000_000, description="steps")
-        self.batch_size = W.BoundedIntText(value=256, min=1, max=1_000_000, description="batch size")
-        self.device = W.Dropdown(options=["auto", "cpu", "cuda"], value="auto", description="device")
-        self.resume = W.Checkbox(value=False, description="resume from checkpoint")
+        style = label_style(label for label, _ in TRAINING_FIELDS.values())
+        field = {name: dict(description=label, tooltip=tip, style=style) for name, (label, tip) in TRAINING_FIELDS.items()}
+        self.fraction = W.BoundedFloatText(value=0.1, min=0.001, max=1.0, step=0.01, **field["fraction"])
+        self.seed = W.IntText(value=0, **field["seed"])
+        self.steps = W.BoundedIntText(value=500, min=1, max=10_000_000, **field["steps"])
+        self.batch_size = W.BoundedIntText(value=256, min=1, max=1_000_000, **field["batch_size"])
+        self.device = W.Dropdown(options=["auto", "cpu", "cuda"], value="auto", **field["device"])
+        self.resume = W.Checkbox(value=False, description="resume from checkpoint", indent=False)
         self.run_button = W.Button(description="Run", button_style="primary", icon="play")
         self.stop_button = W.Button(description="Stop", button_style="warning", icon="stop", disabled=True)
         self.run_button.on_click(lambda _: self.start())
         self.stop_button.on_click(lambda _: self.stop())
         self.status = W.HTML("idle")
-        self.loss_plot = W.Image(format="png")
+        self.reason = W.HTML()  # why Run is disabled, in plain words; empty when it is not
+        self.progress = W.IntProgress(value=0, min=0, max=1, description="training", bar_style="info",
+                                      layout=W.Layout(display="none"))
+        self.progress_text = W.Label()
+        self.loss_plot = W.Image(format="png", layout=_figure_layout())
         self.results = W.HTML()
-        self.comparison_plot = W.Image(format="png", layout=W.Layout(display="none"))  # shown once it has a figure
+        self.comparison_plot = W.Image(format="png", layout=_figure_layout())
         self.children = (
             self.mode,
             W.HBox([W.VBox([self.task_box, self.modality_box]), W.VBox([self.coupling, self.coupling_options, self.bridge, self.bridge_options]),
-                    W.VBox([self.fraction, self.seed, self.steps, self.batch_size, self.device, self.resume])]),
-            W.HBox([self.run_button, self.stop_button, self.status]),
-            W.HBox([self.loss_plot, self.comparison_plot]), self.results,
+                    W.VBox([self.fraction, self.seed, self.steps, self.batch_size, self.device, self.resume])],
+                   layout=W.Layout(flex_flow="row wrap")),
+            W.HBox([self.run_button, self.stop_button, self.status]), self.reason,
+            W.HBox([self.progress, self.progress_text]),
+            W.HBox([self.loss_plot, self.comparison_plot], layout=W.Layout(flex_flow="row wrap", width="100%")), self.results,
         )
+        self.coupling.observe(lambda change: self._coupling_chosen(), names="value")
+        self.bridge.observe(lambda change: self._update_run_button(), names="value")
+        self._coupling_chosen()
         self._show_mode()
         on_registry_change(self._refresh_choices)
+
+    def _coupling_chosen(self) -> None:
+        """A coupling that needs a bridge, chosen with none: pick the default bridge (when registered)."""
+        if self.bridge.value == NO_BRIDGE and self._needs_bridge() and DEFAULT_BRIDGE in self.bridge.options:
+            self.bridge.value = DEFAULT_BRIDGE
+        self._update_run_button()
+
+    def _needs_bridge(self) -> bool:
+        entry = get_registry("coupling").get(self.coupling.value) if self.coupling.value is not None else None
+        return bool(getattr(entry.factory, "needs_bridge", False)) if entry is not None else False
+
+    def not_ready(self) -> str:
+        """Why the current settings cannot run, in plain words; "" when they can."""
+        if self.coupling.value is not None and self._needs_bridge() and self.bridge.value == NO_BRIDGE:
+            return (f"The coupling '{self.coupling.value}' compares items of the two spaces through a bridge cost: "
+                    f"choose a bridge ({DEFAULT_BRIDGE} is the paper's).")
+        return ""
+
+    def _update_run_button(self) -> None:
+        reason = self.not_ready()
+        self.reason.value = f"<span style='color:#a15c00'>{html.escape(reason)}</span>" if reason else ""
+        self.run_button.disabled = self.state == "running" or bool(reason)
+        self.run_button.tooltip = reason
 
     def _refresh_choices(self) -> None:
         """Follow plugins registered or removed after the panel was built (choices and values kept where they still exist)."""
@@ -232,13 +278,18 @@ class AlignPanel(W.VBox):
             The score table (method, metric, value), or None when stopped or failed (see
             :attr:`state` and :attr:`error`).
         """
+        reason = self.not_ready()
+        if reason:
+            self.error = ValueError(reason)
+            self._set_state("error", html.escape(reason))
+            return None
         self._set_state("running", f"training {self.coupling.value} on {self.describe()} ...")
         self.losses, self.scores, self.error, self.data, self.moved, self.task_ = [], None, None, None, None, None
         self.analyses = None
-        self.loss_plot.value = self.comparison_plot.value = b""
-        self.comparison_plot.layout.display = "none"
+        for plot in (self.loss_plot, self.comparison_plot):
+            plot.value, plot.layout.display = b"", "none"  # no broken image before a figure exists
         self.results.value = ""
-        bar = tqdm(total=self.steps.value, desc="flow", leave=False)
+        bar = self._progress_bar(self.steps.value)
         try:
             task = self.task_ = self.make_task()
             data = self.data = task.load(self.seed.value)
@@ -257,10 +308,10 @@ class AlignPanel(W.VBox):
             return None
         except Exception as exc:  # shown in the panel: a notebook user sees the message, not a dead thread
             self.error = exc
-            self._set_state("error", f"<b>error</b>: {type(exc).__name__}: {exc}")
+            self._set_state("error", f"<b>could not run</b>: {html.escape(str(exc))}")
             return None
         finally:
-            bar.close()
+            bar.bar_style = "success" if self.state == "running" else "warning"
         self._draw_losses()
         self.results.value = self.scores.to_html(index=False, float_format="{:.3f}".format)
         try:
@@ -277,10 +328,18 @@ class AlignPanel(W.VBox):
         self._set_state("done", f"done: {len(self.losses)} steps")
         return self.scores
 
-    def _on_step(self, bar):
+    def _progress_bar(self, total: int) -> W.IntProgress:
+        """The panel's progress bar, reset to 0 of ``total`` steps and shown."""
+        self.progress.max, self.progress.value, self.progress.bar_style = total, 0, "info"
+        self.progress.layout.display = None
+        self.progress_text.value = f"0 / {total} steps"
+        return self.progress
+
+    def _on_step(self, bar: W.IntProgress):
         def should_stop(step, loss) -> bool:
             self.losses.append(float(loss))
-            bar.update(1)
+            bar.value = step
+            self.progress_text.value = f"{step} / {bar.max} steps, loss {float(loss):.4f}"
             if step % self.plot_every == 0:
                 self._draw_losses()
             return self._stop.is_set()
@@ -290,12 +349,18 @@ class AlignPanel(W.VBox):
     def _draw_losses(self) -> None:
         if self.losses:
             self.loss_plot.value = png(loss_figure(np.asarray(self.losses)))
+            self.loss_plot.layout.display = None
 
     def _set_state(self, state: str, message: str) -> None:
         self.state = state
         self.status.value = message
-        self.run_button.disabled = state == "running"
         self.stop_button.disabled = state != "running"
+        self._update_run_button()
+
+
+def _figure_layout() -> W.Layout:
+    """A figure that shrinks to the output area's width (never wider than its PNG), hidden until it has one."""
+    return W.Layout(display="none", max_width="100%", height="auto", object_fit="contain")
 
 
 def _score_table(scores: dict[str, dict]) -> pd.DataFrame:

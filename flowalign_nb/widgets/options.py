@@ -4,29 +4,70 @@ dropdowns of registered names kept in step with the registries."""
 from __future__ import annotations
 
 import ast
+import inspect
+import re
 
+import docstring_parser
 import ipywidgets as W
 
 from ..plugins import get_registry
 from ..registry import Entry, Option
 
 
-def _field(option: Option) -> W.Widget:
-    """One input widget for ``option``, typed after its default."""
+def label_style(names) -> dict:
+    """``style`` of fields whose labels are ``names``: wide enough for the longest in full (no "full_plan_...")."""
+    return {"description_width": f"{max((len(n) for n in names), default=0) + 2}ch"}
+
+
+def option_help(factory) -> dict[str, str]:
+    """First sentence of each parameter's numpydoc description, by parameter name.
+
+    A class is looked up along its MRO (class and ``__init__`` docstrings), so options a subclass
+    inherits take the description of the class that documents them; ``a, b : ...`` entries apply
+    to both names; the first description found wins, else the documented type. RST roles and literals are shown as plain text.
+    """
+    owners = inspect.getmro(factory) if inspect.isclass(factory) else (factory,)
+    docs = [d for owner in owners for d in (owner.__doc__, getattr(owner, "__init__", None).__doc__ if inspect.isclass(owner) else None) if d]
+    described: dict[str, str] = {}
+    typed: dict[str, str] = {}
+    for doc in docs:
+        for param in docstring_parser.parse(inspect.cleandoc(doc), docstring_parser.DocstringStyle.NUMPYDOC).params:
+            if param.args[0] != "param" or (param.type_name or "").startswith("see "):
+                continue  # "a, b : see :class:`Base`": the class that documents them comes later in the MRO
+            sentence = re.split(r"(?<=\.)\s", _plain_text(param.description or ""), maxsplit=1)[0]
+            for name in (n.strip() for n in param.arg_name.split(",")):
+                if sentence:
+                    described.setdefault(name, sentence)
+                if param.type_name:
+                    typed.setdefault(name, _plain_text(param.type_name))
+    return {**typed, **described}
+
+
+def _plain_text(rst: str) -> str:
+    """One line of ``rst`` with roles (``:class:`X```) and literals (````x````) as plain text."""
+    return re.sub(r":\w+:`~?([^`]+)`", r"\1", " ".join(rst.split())).replace("``", "")
+
+
+def _field(option: Option, tooltip: str, style: dict) -> W.Widget:
+    """One input widget for ``option``, typed after its default, labelled with its full name."""
     default = option.default
+    common = dict(description=option.name, tooltip=tooltip, style=style)
     if isinstance(default, bool):
-        return W.Checkbox(value=default, description=option.name)
+        return W.Checkbox(value=default, indent=False, description=option.name, tooltip=tooltip)
     if isinstance(default, int):
-        return W.IntText(value=default, description=option.name)
+        return W.IntText(value=default, **common)
     if isinstance(default, float):
-        return W.FloatText(value=default, description=option.name)
+        return W.FloatText(value=default, **common)
     text = "" if option.required or default is None else repr(default)
     hint = "required" if option.required else "None when empty"
-    return W.Text(value=text, description=option.name, placeholder=hint)
+    return W.Text(value=text, placeholder=hint, **common)
 
 
 class OptionFields(W.VBox):
     """Input fields for the keyword options of one registry entry (or none).
+
+    Each field is labelled with the option's full name and its tooltip is the first sentence of the
+    option's description in the factory's docstring (:func:`option_help`).
 
     Parameters
     ----------
@@ -42,7 +83,9 @@ class OptionFields(W.VBox):
         """Show the fields of ``entry`` (replacing the current ones)."""
         self.entry = entry
         self.options_ = [] if entry is None else entry.options()
-        self.fields = {o.name: _field(o) for o in self.options_}
+        help_ = {} if entry is None else option_help(entry.factory)
+        style = label_style([o.name for o in self.options_])
+        self.fields = {o.name: _field(o, help_.get(o.name, ""), style) for o in self.options_}
         self.children = tuple(self.fields.values())
 
     def values(self) -> dict:
