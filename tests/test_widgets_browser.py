@@ -3,16 +3,22 @@
 Starts JupyterLab on 127.0.0.1 (a free port, a token, a temporary copy of
 ``notebooks/01_quickstart.ipynb`` with small settings, isolated config, data and runtime folders),
 opens the notebook in Debian's ``/usr/bin/chromium`` driven by Playwright (never ``playwright
-install``), runs all cells, sets the panel's steps in the page, clicks **Run**, waits for the scores
-and saves a screenshot of the panel (its path is printed; ``FLOWALIGN_SCREENSHOT_DIR`` chooses the
-folder, default the test's temporary folder, which also gets one of the whole page). It
-fails when a widget does not render ("Error displaying widget", no widget manager).
+install``) in a 1,400-px-wide window, runs all cells, then in the page: chooses the ``ot`` coupling
+(the panel picks the ``prototype`` bridge; with the bridge set to none, Run is disabled and the
+panel says why), checks that every label is shown in full with its tooltip and that no two read
+alike, sets the steps, clicks **Run**, follows the panel's progress bar to the end, waits for the
+scores and checks that no figure overflows the output area. It saves screenshots of the panel
+(``align_panel.png`` after the run, ``align_panel_no_bridge.png`` with Run disabled; their paths are
+printed; ``FLOWALIGN_SCREENSHOT_DIR`` chooses the folder, default the test's temporary folder, which
+also gets one of the whole page). It fails when a widget does not render ("Error displaying
+widget", no widget manager).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -31,6 +37,17 @@ SMALL = ('TASK = "synthetic"\nTASK_OPTIONS = {"n_train": 300, "n_test": 100}\nCO
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 BROWSER_STEPS = 60  # typed into the panel's steps field before clicking Run
+WINDOW_WIDTH = 1400
+#: every visible label of the panel: text, whether it is cut (wider than its box) and its tooltip
+LABELS = """panel => [...panel.querySelectorAll('label.widget-label')].filter(l => l.offsetParent !== null)
+    .map(l => ({text: l.textContent, cut: l.scrollWidth > l.clientWidth + 1, title: l.title}))"""
+#: right edges of the panel's visible images and of the output area holding the panel, and whether the panel scrolls sideways
+OVERFLOW = """panel => {
+    const area = panel.closest('.jp-OutputArea-output').getBoundingClientRect();
+    const images = [...panel.querySelectorAll('img')].filter(i => i.offsetParent !== null);
+    return {area: area.right, images: images.map(i => i.getBoundingClientRect().right),
+            scrolls: panel.scrollWidth > panel.clientWidth + 1};
+}"""
 KERNEL_CONNECTED = """() => {
     const notebook = window.jupyterapp && window.jupyterapp.shell.currentWidget;
     const kernel = notebook && notebook.sessionContext && notebook.sessionContext.session && notebook.sessionContext.session.kernel;
@@ -130,7 +147,7 @@ def test_align_panel_renders_and_trains_in_a_real_browser(jupyter_lab):
     with sync_playwright() as p:
         context = p.chromium.launch_persistent_context(
             str(folder / "chromium-profile"), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": 1700, "height": 2200})
+            viewport={"width": WINDOW_WIDTH, "height": 2200})
         try:
             page = context.new_page()
             page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
@@ -145,20 +162,59 @@ def test_align_panel_renders_and_trains_in_a_real_browser(jupyter_lab):
             run.wait_for(timeout=30_000)
             assert not widget_errors(page), f"widgets failed to render: {widget_errors(page)}; console: {console[-20:]}"
             page.locator(".jupyter-widgets", has_text="done: 40 steps").first.wait_for(timeout=30_000)  # the notebook's foreground run
-            steps = page.locator(".widget-inline-hbox", has=page.locator("label", has_text="steps")).locator("input").first
+            panel = run.locator("xpath=ancestor::div[contains(@class, 'widget-vbox')][last()]")
+
+            def dropdown(label):
+                return panel.locator(".widget-dropdown", has=page.locator("label", has_text=re.compile(f"^{label}$"))).locator("select")
+
+            # a coupling that needs a bridge gets the default one; without one Run is disabled and says why
+            dropdown("coupling").select_option("ot")
+            page.wait_for_function("select => select.value === 'prototype'", arg=dropdown("bridge").element_handle(), timeout=30_000)
+            assert run.is_enabled()
+            dropdown("bridge").select_option("(none)")
+            reason = panel.locator(".widget-html", has_text="choose a bridge (prototype is the paper's)")
+            reason.wait_for(timeout=30_000)
+            assert run.is_disabled() and "compares items of the two spaces through a bridge cost" in reason.inner_text()
+            panel.scroll_into_view_if_needed()
+            panel.screenshot(path=str(screenshots / "align_panel_no_bridge.png"))
+            dropdown("bridge").select_option("prototype")
+            page.wait_for_function("button => !button.disabled", arg=run.element_handle(), timeout=30_000)
+
+            # labels in full, with the docstring sentence as tooltip, no two alike (the two batch sizes)
+            labels = panel.evaluate(LABELS)
+            texts = [label["text"] for label in labels]
+            assert {"full_plan_max", "num_iter_max", "mask_penalty", "pairs per step", "batch_size"} <= set(texts), texts
+            assert [label["text"] for label in labels if label["cut"]] == []
+            assert len(texts) == len(set(texts)), f"labels read alike: {texts}"
+            tips = {label["text"]: label["title"] for label in labels}
+            assert tips["num_iter_max"] == "Network-simplex iterations; POT's default (1e5) stops short of optimal at n >= 1,000."
+            assert tips["batch_size"] == "Items per side of a minibatch plan."
+            assert tips["pairs per step"].startswith("FlowAligner batch_size: source-target pairs")
+
+            steps = panel.locator(".widget-inline-hbox", has=page.locator("label", has_text="training steps")).locator("input").first
             steps.fill(str(BROWSER_STEPS))
             steps.press("Enter")
             run.click()
+            progress = panel.locator(".widget-hprogress").first
+            progress.wait_for(state="visible", timeout=60_000)  # the panel's own progress bar, shown from the start of the run
             page.locator(".jupyter-widgets", has_text=f"done: {BROWSER_STEPS} steps").first.wait_for(timeout=180_000)
+            assert panel.locator(".widget-label", has_text=f"{BROWSER_STEPS} / {BROWSER_STEPS} steps, loss").count() == 1
+            page.wait_for_function("bar => bar.getBoundingClientRect().width >= 0.99 * bar.parentElement.getBoundingClientRect().width",
+                                   arg=progress.locator(".progress-bar").element_handle(), timeout=30_000)
             results = page.locator(".jupyter-widgets table").first
             results.wait_for(timeout=30_000)
             assert "flow (aligned)" in results.inner_text() and "ceiling" in results.inner_text()
-            panel = run.locator("xpath=ancestor::div[contains(@class, 'widget-vbox')][last()]")
+
+            # both figures (loss, before/after) fit the output area of a 1,400-px window
+            page.wait_for_function("panel => [...panel.querySelectorAll('img')].filter(i => i.offsetParent !== null && i.complete).length == 2",
+                                   arg=panel.element_handle(), timeout=30_000)
+            fit = panel.evaluate(OVERFLOW)
+            assert len(fit["images"]) == 2 and max(fit["images"]) <= fit["area"] + 1 and not fit["scrolls"], fit
             panel.scroll_into_view_if_needed()
             shot = screenshots / "align_panel.png"
             panel.screenshot(path=str(shot))
             page.screenshot(path=str(folder / "align_panel_page.png"), full_page=True)
-            print(f"\nAlignPanel screenshot: {shot} (whole page: {folder / 'align_panel_page.png'})")
+            print(f"\nAlignPanel screenshots: {shot}, {screenshots / 'align_panel_no_bridge.png'} (whole page: {folder / 'align_panel_page.png'})")
             assert not widget_errors(page), f"widgets failed to render: {widget_errors(page)}"
             assert shot.stat().st_size > 10_000
             # the mode toggle swaps the task fields for the source / target modality fields
