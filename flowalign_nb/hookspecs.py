@@ -43,8 +43,10 @@ def flowalign_register_couplings(registry):
 
     A coupling factory returns an object with ``fit(src, tgt, bridge=None) -> self``,
     ``plan(i_src, i_tgt) -> Tensor[len(i_src), len(i_tgt)]`` (mass summing to 1) and
-    ``sample(batch_size, generator) -> (i_src, i_tgt)``; ``src`` and ``tgt`` are
-    :class:`flowalign_nb.data.Latents`. See :class:`flowalign_nb.couplings.Coupling`.
+    ``sample(batch_size, generator) -> (i_src, i_tgt)``; FlowAligner passes ``src`` and ``tgt`` as
+    :class:`flowalign_nb.data.Latents`. Subclassing :class:`flowalign_nb.couplings.Coupling` (override
+    ``plan`` and ``sample``) also gives ``fit`` on representations and ``NotFittedError`` before
+    ``fit`` (:class:`flowalign_nb.boundary.FitBoundary`).
 
     Parameters
     ----------
