@@ -97,6 +97,10 @@ class AlignPanel(W.VBox):
         before and after alignment (:func:`flowalign_nb.fitrun.analyse`), shown as a figure; else None.
     task_
         The last run's task object (a registered task or a ``ModalityPair``).
+    progress, progress_text
+        The panel's progress bar (steps done of ``steps``) and its caption (step, loss).
+    reason
+        Why **Run** is disabled, in plain words (:meth:`not_ready`); empty when it is not.
     """
 
     def __init__(self, task="synthetic", task_options=None, checkpoint_dir=None, checkpoint_every=10, plot_every=10,
