@@ -82,3 +82,23 @@ def test_fit_refuses_an_existing_run_unless_overwrite(tmp_path, capsys):
     assert main(["fit", "synthetic", "--method", "exemplar", "--fraction", "0.2", "--output", str(mine), *TINY, "--overwrite"]) == 2
     assert (mine / "notes.txt").read_text() == "keep me"
     assert "notes.txt" in capsys.readouterr().err
+
+
+def test_demo_replaces_only_an_earlier_demo_run(tmp_path):
+    from flowalign_nb.cli import SWEEP_RUN_FILES, UsageError, _check_output
+
+    earlier = tmp_path / "mnist_effnet_to_cnn"
+    earlier.mkdir()
+    (earlier / "run.json").write_text('{"kind": "sweep", "task": "mnist_effnet_to_cnn"}')
+    (earlier / "sweep_frechet.png").write_bytes(b"png")
+    assert _check_output(earlier, False, SWEEP_RUN_FILES, earlier_demo=True) is True
+    assert _check_output(tmp_path / "absent", False, SWEEP_RUN_FILES, earlier_demo=True) is False
+    other_task = tmp_path / "mnist_text_to_image"
+    other_task.mkdir()
+    (other_task / "run.json").write_text('{"kind": "fit", "task": "synthetic"}')
+    with pytest.raises(UsageError, match=r"already exists; pass --overwrite"):
+        _check_output(other_task, False, SWEEP_RUN_FILES, earlier_demo=True)
+    assert _check_output(other_task, True, SWEEP_RUN_FILES, earlier_demo=True) is True
+    (other_task / "thesis.tex").write_text("mine")
+    with pytest.raises(UsageError, match=r"holds files that are not a run's \(thesis.tex\)"):
+        _check_output(other_task, True, SWEEP_RUN_FILES, earlier_demo=True)
