@@ -46,12 +46,15 @@ class BaseAligner(BaseEstimator):
     """Shared parts of aligners: per-space standardisation and target-space outputs.
 
     Each space is z-scored with its own feature means and standard deviations (computed from all of
-    its items; no labels are involved).
+    its items; no labels are involved). The ``classes`` parameter of a subclass (``"all"`` or
+    ``"shared"``, see :func:`flowalign_nb.data.check_pair`; ``"all"`` when a subclass has none) says
+    what happens to a class labelled in one space only.
     """
 
     def _fit_spaces(self, source: xr.DataArray, target: xr.DataArray, need_labels: bool) -> tuple[Latents, Latents]:
         source, target = _in_memory(source, self), _in_memory(target, self)
-        src, tgt, standardisation = standardise_pair(source, target, need_labels=need_labels)
+        src, tgt, standardisation = standardise_pair(source, target, need_labels=need_labels,
+                                                     classes=getattr(self, "classes", "all"))
         self.classes_ = standardisation.classes
         self.n_features_in_, self.n_features_out_ = source.sizes["neuroid"], target.sizes["neuroid"]
         self.source_mean_, self.source_scale_ = standardisation.source.mean, standardisation.source.scale
@@ -161,6 +164,10 @@ class FlowAligner(BaseAligner):
     prefetch : bool
         Draw the next batch (its coupling plan included) in a background thread during each
         training step; same pairs and result as without (see :class:`FlowTrainer`).
+    classes : {"all", "shared"}
+        ``"all"`` (default): a class labelled in one space and not in the other stops the fit with
+        an error. ``"shared"``: align on the classes labelled in both; the items labelled with
+        another class are treated as unlabelled, and a warning names those classes.
 
     Attributes
     ----------
@@ -168,7 +175,7 @@ class FlowAligner(BaseAligner):
         The EMA weights used for transport.
     coupling_, bridge_ : the fitted coupling and bridge.
     classes_ : list
-        Classes labelled in both spaces.
+        Classes labelled in both spaces: the classes the fit used.
     history_ : numpy.ndarray, shape (steps,)
         Training loss per step.
     """
@@ -176,7 +183,7 @@ class FlowAligner(BaseAligner):
     def __init__(self, coupling="exemplar", bridge=None, steps=2000, batch_size=256, seed=0, device=None, *,
                  coupling_options=None, bridge_options=None, dim_handling="pad", sigma=0.1, hidden=256, depth=3,
                  time_dim=64, lr=1e-3, weight_decay=1e-5, ema_decay=0.995, grad_clip=1.0, ode_method="midpoint",
-                 ode_steps=20, checkpoint_dir=None, checkpoint_every=500, progress=True, prefetch=False):
+                 ode_steps=20, checkpoint_dir=None, checkpoint_every=500, progress=True, prefetch=False, classes="all"):
         self.coupling = coupling
         self.bridge = bridge
         self.steps = steps
@@ -200,6 +207,7 @@ class FlowAligner(BaseAligner):
         self.checkpoint_every = checkpoint_every
         self.progress = progress
         self.prefetch = prefetch
+        self.classes = classes
 
     # -- fitting -------------------------------------------------------------------------------
     def _check_params(self) -> None:

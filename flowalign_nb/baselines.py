@@ -36,11 +36,14 @@ class RidgeAligner(_PairedAligner):
     alpha : float
         L2 penalty.
     min_pairs : int
+    classes : {"all", "shared"}
+        As :class:`flowalign_nb.FlowAligner`'s: ``"shared"`` fits on the classes labelled in both spaces.
     """
 
-    def __init__(self, alpha: float = 1.0, min_pairs: int = 10):
+    def __init__(self, alpha: float = 1.0, min_pairs: int = 10, classes: str = "all"):
         self.alpha = alpha
         self.min_pairs = min_pairs
+        self.classes = classes
 
     def fit(self, source: xr.DataArray, target: xr.DataArray) -> "RidgeAligner":
         xs, xt = self._pairs(source, target)
@@ -61,10 +64,13 @@ class ProcrustesAligner(_PairedAligner):
     Parameters
     ----------
     min_pairs : int
+    classes : {"all", "shared"}
+        As :class:`flowalign_nb.FlowAligner`'s: ``"shared"`` fits on the classes labelled in both spaces.
     """
 
-    def __init__(self, min_pairs: int = 10):
+    def __init__(self, min_pairs: int = 10, classes: str = "all"):
         self.min_pairs = min_pairs
+        self.classes = classes
 
     def fit(self, source: xr.DataArray, target: xr.DataArray) -> "ProcrustesAligner":
         xs, xt = self._pairs(source, target)

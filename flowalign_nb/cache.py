@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import warnings
 from pathlib import Path
 
@@ -48,6 +49,49 @@ def cache_dir() -> Path:
 def cache_path(kind: str, key: str, suffix: str = ".safetensors") -> Path:
     """Where the entry ``key`` of ``kind`` (``"features"``, ``"autoencoder"``, ...) is stored."""
     return cache_dir() / kind / key[:2] / f"{key}{suffix}"
+
+
+#: a cache file's name: an optional prefix, a content key of 20 to 64 hex digits, suffixes
+_ENTRY_NAME = re.compile(r"(?:[A-Za-z0-9_]+-)?[0-9a-f]{20,64}(?:\.[A-Za-z0-9_]+)*")
+
+
+def cache_entries(kind: str | None = None) -> list[Path]:
+    """The files of the cache (of one ``kind``, e.g. ``"features"``): those named by a content key.
+
+    Anything else in the cache folder (a user's own files) is not an entry.
+
+    Returns
+    -------
+    list of pathlib.Path, sorted
+    """
+    root = cache_dir() if kind is None else cache_dir() / kind
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.parent != cache_dir() and _ENTRY_NAME.fullmatch(p.name))
+
+
+def clear_cache(kind: str | None = None) -> tuple[int, int]:
+    """Remove the cache's files (:func:`cache_entries`), then the folders they leave empty.
+
+    Parameters
+    ----------
+    kind : str, optional
+        Only this part of the cache (``"features"``, ``"autoencoder"``, ``"simulated"``, ...).
+
+    Returns
+    -------
+    (files, bytes) : tuple of int
+        How many files were removed and their total size.
+    """
+    entries = cache_entries(kind)
+    size = 0
+    for path in entries:
+        size += path.stat().st_size
+        path.unlink()
+    for folder in sorted({p.parent for p in entries} | {p.parent.parent for p in entries}, key=lambda f: -len(f.parts)):
+        if folder != cache_dir() and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+    return len(entries), size
 
 
 def _update(h, value) -> None:

@@ -17,6 +17,7 @@ for every item whose ``is_labelled`` is False; the labels of those items never r
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -264,34 +265,75 @@ def train_test_split(rep: xr.DataArray, test_fraction: float = 0.2, seed: int = 
     return rep.isel(presentation=np.sort(train)), rep.isel(presentation=np.sort(test))
 
 
-def check_pair(source: xr.DataArray, target: xr.DataArray, need_labels: bool = True) -> list:
-    """Check that two representations can be aligned; return the shared labelled classes.
+CLASS_MODES = ("all", "shared")
+
+
+def check_pair(source: xr.DataArray, target: xr.DataArray, need_labels: bool = True, classes: str = "all") -> list:
+    """Check that two representations can be aligned; return the labelled classes the fit uses.
+
+    Parameters
+    ----------
+    source, target : DataArray
+    need_labels : bool
+        Both spaces must have labelled items.
+    classes : {"all", "shared"}
+        ``"all"``: every class labelled in one space must be labelled in the other. ``"shared"``:
+        the fit uses the classes labelled in both; items labelled with another class are treated as
+        unlabelled (see :func:`keep_classes`) and a warning names those classes.
+
+    Returns
+    -------
+    list
+        The classes the fit uses, sorted.
 
     Raises
     ------
     RepresentationError
-        If either has no labelled items (when ``need_labels``), or a class is labelled in one space
-        and absent from the other.
+        If either has no labelled items (when ``need_labels``), if (``classes="all"``) a class is
+        labelled in one space and absent from the other, or (``"shared"``) no class is labelled in both.
+    ValueError
+        For another ``classes``.
     """
+    if classes not in CLASS_MODES:
+        raise ValueError(f"classes={classes!r} is not allowed; use 'all' (every labelled class in both spaces) "
+                         "or 'shared' (align on the classes labelled in both)")
     validate(source)
     validate(target)
     cs, ct = labelled_classes(source), labelled_classes(target)
     if need_labels:
-        for name, classes in (("source", cs), ("target", ct)):
-            if not classes:
+        for name, found in (("source", cs), ("target", ct)):
+            if not found:
                 raise RepresentationError(
                     f"the {name} has no labelled items (is_labelled is all False); "
                     "mark some with flowalign_nb.mask_labels(rep, fraction, seed)"
                 )
     only_s, only_t = sorted(set(cs) - set(ct), key=str), sorted(set(ct) - set(cs), key=str)
-    if only_s or only_t:
-        parts = []
-        if only_s:
-            parts.append(f"class(es) {only_s} labelled in the source are absent from the target's labelled items")
-        if only_t:
-            parts.append(f"class(es) {only_t} labelled in the target are absent from the source's labelled items")
-        raise RepresentationError("; ".join(parts))
-    return cs
+    if not (only_s or only_t):
+        return cs
+    one_sided = [(name, other, found) for name, other, found in (("source", "target", only_s), ("target", "source", only_t)) if found]
+    if classes == "all":
+        raise RepresentationError(
+            "; ".join(f"class(es) {found} labelled in the {name} are absent from the {other}'s labelled items" for name, other, found in one_sided)
+            + "; to align on the classes labelled in both spaces, pass classes='shared' (e.g. FlowAligner(classes='shared')): "
+            "items of the other classes are then treated as unlabelled"
+        )
+    shared = sorted(set(cs) & set(ct), key=str)
+    if not shared:
+        raise RepresentationError(f"no class is labelled in both spaces: source {cs}, target {ct}")
+    dropped = " and ".join(f"class(es) {found} labelled only in the {name}" for name, _, found in one_sided)
+    warnings.warn(f"aligning on the {len(shared)} class(es) labelled in both spaces, {shared}; the items of {dropped} "
+                  "are treated as unlabelled", UserWarning, stacklevel=2)
+    return shared
+
+
+def keep_classes(rep: xr.DataArray, classes: list) -> xr.DataArray:
+    """``rep`` with ``is_labelled`` False for labelled items whose class is not in ``classes`` (a copy when any changes)."""
+    mask = labelled_mask(rep)
+    if not mask.any():
+        return rep
+    keep = set(classes)
+    kept = mask & np.fromiter((label in keep for label in rep["label"].values), bool, count=mask.size)
+    return rep if (kept == mask).all() else rep.assign_coords(is_labelled=("presentation", kept))
 
 
 @dataclass
@@ -391,7 +433,8 @@ class PairStandardisation:
     classes: list
 
 
-def standardise_pair(source: xr.DataArray, target: xr.DataArray, need_labels: bool) -> tuple[Latents, Latents, PairStandardisation]:
+def standardise_pair(source: xr.DataArray, target: xr.DataArray, need_labels: bool,
+                     classes: str = "all") -> tuple[Latents, Latents, PairStandardisation]:
     """Latents of two representations, as every fit sees them (FlowAligner, baselines, couplings, bridges).
 
     Checks the pair (:func:`check_pair`), z-scores each space with its own moments
@@ -403,12 +446,16 @@ def standardise_pair(source: xr.DataArray, target: xr.DataArray, need_labels: bo
     target : DataArray, (n_tgt, d_tgt)
     need_labels : bool
         Require labelled items in both spaces.
+    classes : {"all", "shared"}
+        See :func:`check_pair`; with ``"shared"``, labelled items of classes labelled in one space only
+        are read as unlabelled (:func:`keep_classes`).
 
     Returns
     -------
     (src, tgt, standardisation) : Latents (n_src, d_src), Latents (n_tgt, d_tgt), PairStandardisation
     """
-    classes = check_pair(source, target, need_labels=need_labels)
+    classes = check_pair(source, target, need_labels=need_labels, classes=classes)
+    source, target = keep_classes(source, classes), keep_classes(target, classes)
     scalers = Standardisation.fit(source.values), Standardisation.fit(target.values)
     src, tgt = (to_latents(rep, scaler.apply(rep.values), classes) for rep, scaler in zip((source, target), scalers))
     return src, tgt, PairStandardisation(*scalers, classes)

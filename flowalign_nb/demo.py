@@ -25,6 +25,17 @@ def run_demo(task: str, fraction: float = 0.1, seeds=(0,), steps: int = 800, pro
     return sweep(task, fractions=(fraction,), seeds=seeds, methods=DEMO_METHODS, flow_options={"steps": steps}, progress=progress)
 
 
+#: what a column of the demo's tables means, shown when the column is there
+METRIC_NOTES = {"frechet": "frechet: lower is better"}
+
+
+def demo_legend(table: pd.DataFrame) -> str:
+    """The note printed above a task's summary: what end_to_end is, and how to read the metrics it has."""
+    notes = ["end_to_end: the source-side model trained on the labelled items only"]
+    notes += [METRIC_NOTES[m] for m in table["metric"].unique() if m in METRIC_NOTES]
+    return "; ".join(notes)
+
+
 def demo_summary(table: pd.DataFrame) -> pd.DataFrame:
     """One row per method (in run order): the mean of every metric over seeds, then mean seconds per cell."""
     methods = table["method"].unique()

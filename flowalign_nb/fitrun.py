@@ -36,6 +36,9 @@ from .safeio import atomic_folder, write_json
 FIT_FILES = (RUN_FILE, "scores.csv", "results.nc", "analyses.csv", "aligner", "figures", "provenance.json")
 #: items per side of the plan shown in the coupling diagnostics
 PLAN_ITEMS = 256
+#: most stimuli of the paired-items RSA: its bootstrap costs O(n^2 log n) per sample (1,000 stimuli: 0.2 s a
+#: sample, minutes for the 1,000 samples; 200: seconds)
+PAIRED_RSA_STIMULI = 200
 
 
 def check_options(name: str, options) -> dict:
@@ -245,11 +248,17 @@ def analyse(data: TaskData, moved: xr.DataArray) -> pd.DataFrame:
         parts = [compare(data.source_test, moved, data.target).table.assign(level="items")]
     paired = data.extra.get("target_test")
     if isinstance(paired, xr.DataArray):
-        shared = np.intersect1d(data.source_test["stimulus_id"].values, paired["stimulus_id"].values)
+        total = int(np.isin(data.source_test["stimulus_id"].values, paired["stimulus_id"].values).sum())
+        shared = paired_subset(data.source_test, paired)
         if len(shared) >= 3:
             sub = [rep.isel(presentation=np.flatnonzero(np.isin(rep["stimulus_id"].values, shared)))
                    for rep in (data.source_test, moved, paired)]
-            parts.append(compare(*sub, analyses=["rsa"]).table.assign(level="paired items"))
+            rows = compare(*sub, analyses=["rsa"]).table.assign(level="paired items")
+            if len(shared) < total:
+                counts = sorted(set(pd.Series(sub[0]["label"].values).value_counts()))
+                rows["note"] = (f"RSA over {len(shared)} of the {total} paired stimuli, {'-'.join(map(str, counts))} per class "
+                                "(drawn at random, seed 0: the bootstrap over all of them would take minutes)")
+            parts.append(rows)
     try:
         means = compare(class_means(data.source_test), class_means(moved), class_means(data.target), analyses=["rsa"]).table
     except NotApplicableError as exc:
@@ -257,6 +266,27 @@ def analyse(data: TaskData, moved: xr.DataArray) -> pd.DataFrame:
                               for c in ("before", "after")])
     parts.append(means.assign(level="class means"))
     return pd.concat(parts, ignore_index=True)
+
+
+def paired_subset(source_test: xr.DataArray, paired: xr.DataArray, size: int = PAIRED_RSA_STIMULI, seed: int = 0) -> np.ndarray:
+    """The stimuli of ``source_test`` that ``paired`` shows too, at most ``size`` of them, stratified by class.
+
+    With more than ``size`` shared stimuli, each class keeps its share of ``size``, drawn as
+    :func:`sklearn.model_selection.train_test_split` with ``stratify`` draws them (``random_state=seed``).
+
+    Returns
+    -------
+    numpy.ndarray, shape (min(n_shared, size),)
+        Sorted stimulus ids.
+    """
+    from sklearn.model_selection import train_test_split
+
+    ids = source_test["stimulus_id"].values
+    shared = np.isin(ids, paired["stimulus_id"].values)
+    kept = ids[shared]
+    if len(kept) > size:
+        kept = train_test_split(kept, train_size=size, stratify=source_test["label"].values[shared], random_state=seed)[0]
+    return np.sort(kept)
 
 
 def compare_figure(analyses: pd.DataFrame):

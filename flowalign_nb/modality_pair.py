@@ -99,7 +99,7 @@ class ModalityPair(Task):
         """
         reps = []
         for role, name, options in (("source", self.source, self.source_options), ("target", self.target, self.target_options)):
-            rep = represent(name, self.stimuli, cache_features=self.cache_features, **options)
+            rep = represent(name, self.stimuli, cache=self.cache_features, **options)
             ids = rep["stimulus_id"].values.astype(str)
             if not np.array_equal(ids, self.stimuli["stimulus_id"].to_numpy().astype(str)):
                 raise ValueError(f"{role} modality {name!r} returned {len(ids)} items that are not the {len(self.stimuli)} stimuli asked for, in their order")

@@ -1,7 +1,7 @@
 """The content of each section of a run's report, as blocks the report notebook displays.
 
 Every function takes a verified :class:`flowalign_nb.runs.Run` and returns a list of blocks: a
-``str`` (Markdown), a :class:`pandas.DataFrame` (a table) or a matplotlib figure. :func:`show`
+``str`` (Markdown), a :class:`pandas.DataFrame` (a table), a :class:`Folded` table or a matplotlib figure. :func:`show`
 displays them in a notebook (figures as embedded PNG). The report template
 (``report_template.ipynb``) calls one function per section; nothing here recomputes a result: it
 reads what the run folder recorded.
@@ -10,6 +10,7 @@ reads what the run folder recorded.
 from __future__ import annotations
 
 import html
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -24,8 +25,20 @@ INTERVAL_COLUMNS = ["level", "condition", "metric", "value", "ci_low", "ci_high"
                     "noise_ceiling_upper", "chance", "note"]
 
 
+@dataclass(frozen=True)
+class Folded:
+    """A table shown folded (an HTML ``<details>`` element): ``summary`` is the line a reader clicks to open it."""
+
+    summary: str
+    table: pd.DataFrame
+
+
+def _html_table(table: pd.DataFrame) -> str:
+    return table.to_html(index=False, na_rep="", float_format=lambda v: f"{v:.3f}", escape=True)
+
+
 def show(blocks: list) -> None:
-    """Display blocks in a notebook: Markdown, HTML tables (escaped, 3 decimals) and PNG figures."""
+    """Display blocks in a notebook: Markdown, HTML tables (escaped, 3 decimals), folded tables and PNG figures."""
     import matplotlib.pyplot as plt
     from IPython.display import HTML, Image, Markdown, display
 
@@ -33,7 +46,9 @@ def show(blocks: list) -> None:
         if isinstance(block, str):
             display(Markdown(block))
         elif isinstance(block, pd.DataFrame):
-            display(HTML(block.to_html(index=False, na_rep="", float_format=lambda v: f"{v:.3f}", escape=True)))
+            display(HTML(_html_table(block)))
+        elif isinstance(block, Folded):
+            display(HTML(f"<details><summary>{html.escape(block.summary)}</summary>{_html_table(block.table)}</details>"))
         else:
             display(Image(data=figure_png(block), metadata={"alt": _alt(block)}))
             plt.close(block)
@@ -228,10 +243,12 @@ def provenance(run) -> list:
         ("seeds", ", ".join(f"{k}: {v}" for k, v in p["seeds"].items())),
     ], columns=["", "value"])
     packages = pd.DataFrame(sorted(p["packages"].items()), columns=["package", "version"])
+    own = packages["package"].map(_is_project_package)
     inputs = pd.DataFrame(p["inputs"], columns=["path", "bytes", "sha256"])
     representations = pd.DataFrame([{"representation": k, **v} for k, v in p["representations"].items()])
     files = pd.DataFrame(sorted(p["files"].items()), columns=["file", "sha256"])
-    return [facts, "Packages:", packages,
+    return [facts, "Packages of the project (flowalign_nb and its plugins):", packages[own],
+            Folded(f"{int((~own).sum())} other packages (dependencies and other imported packages), with versions", packages[~own]),
             "Input files (read while the task loaded its data), SHA-256:" if len(inputs) else
             "Input files: none (the task generated its data in memory; its representations are recorded below).",
             *([inputs] if len(inputs) else []),
@@ -239,16 +256,26 @@ def provenance(run) -> list:
             "Files of this run, SHA-256 (checked when this report was made):", files]
 
 
+def _is_project_package(name: str) -> bool:
+    """flowalign_nb and the distributions that install flowalign_nb plugins (named ``flowalign...``, or with an entry point now)."""
+    from importlib import metadata
+
+    from .plugins import ENTRY_POINT_GROUP
+
+    plugins = {ep.dist.name for ep in metadata.entry_points(group=ENTRY_POINT_GROUP) if ep.dist is not None}
+    return name.lower().replace("-", "_").startswith("flowalign") or name in plugins
+
+
 def reproduce(run, display_dir: str) -> list:
-    """The exact commands that re-create the run and its fits, and the report."""
+    """The exact commands that re-create the run and its fits, and the report (plain code blocks: no shell highlighting)."""
     device = run.provenance["device"]
     blocks = [f"Re-create this run into a new folder (same seeds; on the same device, {_text(device['type'])} with "
               f"{device['torch_threads']} torch thread(s), the scores are the same):",
-              f"```bash\n{run.command(f'{display_dir}-reproduced')}\n```"]
+              f"```\n{run.command(f'{display_dir}-reproduced')}\n```"]
     for fit in run.fits:
         name = fit.path.name
         blocks += [f"Re-create the detailed fit `{_text(name)}` alone:",
-                   f"```bash\n{fit.command(f'{display_dir}-reproduced-{name}')}\n```"]
+                   f"```\n{fit.command(f'{display_dir}-reproduced-{name}')}\n```"]
     blocks += ["Then make this report of the new folder and compare the headline scores:",
-               f"```bash\nflowalign report {display_dir}-reproduced -o {display_dir}-reproduced.html\n```"]
+               f"```\nflowalign report {display_dir}-reproduced -o {display_dir}-reproduced.html\n```"]
     return blocks

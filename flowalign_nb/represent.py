@@ -4,17 +4,22 @@ Stimuli are a pandas table with a unique ``stimulus_id`` column, an optional ``l
 payload columns (``image``, ``text``, ...) read by the modality. The modality factory is looked up
 by name in the ``modality`` registry, built with ``options`` and asked for
 ``.represent(stimuli)``; the result is stored in the feature cache (:mod:`flowalign_nb.cache`) keyed
-by the modality, its resolved options, its ``cache_token`` (weights identity, when it has one) and
-the stimulus content, so a second call on the same input reads the file and runs no model.
+by the modality, the plugin that registered it, its resolved options, its code (the versions of the
+distributions that ship it and a digest of its compiled code, :func:`flowalign_nb.codeid.code_identity`),
+its ``cache_token`` (weights identity, when it has one) and the stimulus content, so a second call on
+the same input reads the file and runs no model, and changed code never reads features of the old.
 """
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
 from . import cache
+from .codeid import code_identity
 from .data import make_representation, validate
 from .plugins import get_registry, make
 
@@ -76,7 +81,7 @@ def stimuli_representation(values, stimuli: pd.DataFrame, neuroid_id, **attrs) -
     return rep
 
 
-def represent(modality: str, stimuli: pd.DataFrame, *, cache_features: bool = True, **options) -> xr.DataArray:
+def represent(modality: str, stimuli: pd.DataFrame, *, cache: bool = True, cache_features: bool | None = None, **options) -> xr.DataArray:
     """The representation of ``stimuli`` by a registered modality, read from the cache when possible.
 
     Parameters
@@ -86,8 +91,10 @@ def represent(modality: str, stimuli: pd.DataFrame, *, cache_features: bool = Tr
         ``"efficientnet_lite"``, ``"mnist_cnn"``.
     stimuli : pandas.DataFrame, shape (n_stimuli, n_columns)
         ``stimulus_id``, optional ``label`` and the payload column the modality reads.
-    cache_features : bool
-        Read and write the feature cache (default). ``False`` always runs the model.
+    cache : bool
+        Read and write the feature cache (default). ``False`` always runs the model and stores nothing.
+    cache_features : bool, optional
+        The former name of ``cache`` (a FutureWarning; it will be removed).
     **options
         The modality factory's options (``model="minilm"``, ``layer="block10"``, ...).
 
@@ -100,9 +107,12 @@ def represent(modality: str, stimuli: pd.DataFrame, *, cache_features: bool = Tr
     --------
     >>> rep = fa.represent("text", stimuli, model="minilm")   # doctest: +SKIP
     """
+    if cache_features is not None:
+        warnings.warn("represent: cache_features= is renamed cache=; cache_features= will be removed", FutureWarning, stacklevel=2)
+        cache = cache_features
     validate_stimuli(stimuli)
     model = make("modality", modality, **options)
-    if not cache_features:
+    if not cache:
         return validate(model.represent(stimuli))
     return cached_represent(model, modality, stimuli, options)
 
@@ -127,7 +137,8 @@ def cached_represent(model, modality: str, stimuli: pd.DataFrame, options: dict)
     entry = get_registry("modality").get(modality)
     resolved = {o.name: o.default for o in entry.options() if not o.required}
     resolved.update(options)
-    key = cache.make_key(stimuli, modality=modality, options=resolved, model=getattr(model, "cache_token", type(model).__qualname__))
+    key = cache.make_key(stimuli, modality=modality, plugin=entry.plugin, options=resolved, code=code_identity(entry.factory, type(model)),
+                         model=getattr(model, "cache_token", type(model).__qualname__))
     rep = cache.load_features(key)
     if rep is None:
         rep = validate(model.represent(stimuli))

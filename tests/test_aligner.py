@@ -209,3 +209,41 @@ def test_interrupted_fit_resumes_to_the_same_aligner(pair, tmp_path):
     resumed = fa.FlowAligner(coupling=Interrupting(), checkpoint_dir=tmp_path / "run", **options).fit(src, tgt, resume=True)
     assert Interrupting.calls == 50 + 90 - 30  # resumed from step 30: only the missing steps ran
     np.testing.assert_array_equal(resumed.transform(p.source_test).values, reference)
+
+
+def _source_with_extra_classes(pair):
+    """The pair with classes 3 and 4 labelled in the source only (the target's items of those classes are unlabelled)."""
+    p, src, tgt = pair
+    hidden = np.isin(tgt["label"].values, [3, 4])
+    return src, tgt.assign_coords(is_labelled=("presentation", tgt["is_labelled"].values & ~hidden))
+
+
+def test_classes_in_one_space_stop_the_fit_and_name_the_shared_option(pair):
+    src, tgt = _source_with_extra_classes(pair)
+    with pytest.raises(fa.RepresentationError, match=r"class\(es\) \[3, 4\] labelled in the source .*classes='shared'"):
+        fa.FlowAligner(steps=2, progress=False).fit(src, tgt)
+
+
+@pytest.mark.parametrize("aligner", [lambda **o: fa.FlowAligner(steps=20, progress=False, **o), fa.RidgeAligner, fa.ProcrustesAligner],
+                         ids=["flow", "ridge", "procrustes"])
+def test_shared_classes_align_on_the_classes_labelled_in_both(pair, aligner):
+    p, _, _ = pair
+    src, tgt = _source_with_extra_classes(pair)
+    with pytest.warns(UserWarning, match=r"class\(es\) \[3, 4\] labelled only in the source"):
+        shared = aligner(classes="shared").fit(src, tgt)
+    assert shared.classes_ == [0, 1, 2]
+    # the same as unlabelling the source's items of classes 3 and 4 by hand
+    unlabelled = src.assign_coords(is_labelled=("presentation", src["is_labelled"].values & ~np.isin(src["label"].values, [3, 4])))
+    by_hand = aligner().fit(unlabelled, tgt)
+    assert by_hand.classes_ == [0, 1, 2]
+    np.testing.assert_array_equal(shared.transform(p.source_test).values, by_hand.transform(p.source_test).values)
+
+
+def test_shared_classes_need_one_class_in_common_and_a_known_mode(pair):
+    p, src, tgt = pair
+    only_low = tgt.assign_coords(is_labelled=("presentation", tgt["is_labelled"].values & (tgt["label"].values < 2)))
+    only_high = src.assign_coords(is_labelled=("presentation", src["is_labelled"].values & (src["label"].values >= 2)))
+    with pytest.raises(fa.RepresentationError, match=r"no class is labelled in both spaces: source \[2, 3, 4\], target \[0, 1\]"):
+        fa.FlowAligner(steps=2, progress=False, classes="shared").fit(only_high, only_low)
+    with pytest.raises(ValueError, match=r"classes='some' is not allowed; use 'all' .* or 'shared'"):
+        fa.FlowAligner(steps=2, progress=False, classes="some").fit(src, tgt)

@@ -100,3 +100,16 @@ def test_decoding_errors_name_the_bad_value(pair, noisy):
     other = pair.target_test.assign_coords(label=("presentation", pair.target_test["label"].values + 10))
     with pytest.raises(fa.RepresentationError, match=r"moved has class\(es\) \[10, 11, 12, 13, 14\] that target lacks"):
         fa.transfer_decode(other, pair.target)
+
+
+def test_n_train_counts_items_in_each_training_fold_not_a_mean():
+    """397 items in 5 folds train on 317 or 318 items: the table says 317 (the smallest fold), an integer, not 317.6."""
+    from sklearn.model_selection import StratifiedKFold
+
+    rng = np.random.default_rng(0)
+    labels = np.arange(397) % 3
+    rep = fa.make_representation(rng.normal(size=(397, 4)) + labels[:, None], [f"s{i}" for i in range(397)], labels)
+    table = fa.decode(rep, cv=5, seed=0).table
+    sizes = [len(train) for train, _ in StratifiedKFold(5, shuffle=True, random_state=0).split(rep.values, labels)]
+    assert sorted(set(sizes)) == [317, 318]
+    assert table.loc[0, "n_train"] == 317 and isinstance(table.loc[0, "n_train"], (int, np.integer))

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from flowalign_nb.cli import build_parser
-from flowalign_nb.demo import DEMO_METHODS, DEMO_TASKS, demo_summary
+from flowalign_nb.demo import DEMO_METHODS, DEMO_TASKS, demo_legend, demo_summary
 
 
 def test_summary_keeps_method_and_metric_order():
@@ -22,6 +22,14 @@ def test_summary_keeps_method_and_metric_order():
 
 def test_demo_defaults_follow_the_issue():
     args = build_parser().parse_args(["demo"])
-    assert args.fraction == 0.1 and args.threads == 1 and not args.report
+    assert args.fraction == 0.1 and args.threads == 1 and args.report and args.output == "runs/demo"
+    assert not build_parser().parse_args(["demo", "--no-report"]).report
     assert DEMO_TASKS == ("mnist_effnet_to_cnn", "mnist_text_to_image")
     assert {"exemplar", "ot+prototype"} <= set(DEMO_METHODS)
+
+
+def test_the_header_explains_only_the_metrics_a_task_has():
+    recognition = pd.DataFrame({"method": ["exemplar"], "metric": ["accuracy"], "value": [0.9]})
+    generation = pd.DataFrame({"method": ["exemplar"] * 2, "metric": ["accuracy", "frechet"], "value": [0.9, 200.0]})
+    assert demo_legend(recognition) == "end_to_end: the source-side model trained on the labelled items only"
+    assert demo_legend(generation) == "end_to_end: the source-side model trained on the labelled items only; frechet: lower is better"

@@ -242,3 +242,25 @@ def test_report_renders_in_headless_chromium(page, sweep_run, tmp_path):
     dark = pixels < 128
     assert dark.mean() > 0.01  # text and figures drawn, not a blank page
     assert dark[:400].any(axis=1).sum() > 20  # the title and summary at the top
+
+
+def test_provenance_lists_the_project_packages_and_folds_the_others(page, sweep_run):
+    _, soup = page
+    packages = load_run(sweep_run).provenance["packages"]
+    own = {name for name in packages if name.lower().replace("-", "_").startswith("flowalign")}
+    assert "flowalign_nb" in own and len(packages) > len(own) + 10
+    elements = sections(soup)["Provenance"]
+    folded = [e for e in elements if e.name == "details"]
+    assert len(folded) == 1 and f"{len(packages) - len(own)} other packages" in folded[0].summary.get_text()
+    inside = {td.get_text().strip() for td in folded[0].find_all("td")}
+    assert "torch" in inside and not own & inside
+    visible = [t for t in elements if t.name == "table" and t.find_parent("details") is None]
+    shown = {tr.find("td").get_text().strip() for t in visible for tr in t.find_all("tr") if tr.find("td")}
+    assert own <= shown and "torch" not in shown
+
+
+def test_reproduce_commands_are_plain_text_not_highlighted(page):
+    _, soup = page
+    blocks = [e for e in sections(soup)["How to reproduce"] if e.name == "pre"]
+    assert len(blocks) == 3
+    assert all(not b.find_all("span") for b in blocks), [str(b)[:200] for b in blocks]

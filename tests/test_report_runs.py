@@ -165,3 +165,30 @@ def test_representation_digest_follows_content():
     assert representation_digest(copy) != representation_digest(data.source)
     relabelled = data.source.assign_coords(label=("presentation", np.roll(data.source["label"].values, 1)))
     assert representation_digest(relabelled) != representation_digest(data.source)
+
+
+def test_paired_rsa_of_a_fit_uses_a_class_stratified_subset_of_many_stimuli():
+    """RSA's bootstrap costs O(n^2) per sample: a fit's paired-items level keeps PAIRED_RSA_STIMULI stimuli, 20 per class here."""
+    from flowalign_nb.experiments import TaskData
+    from flowalign_nb.fitrun import PAIRED_RSA_STIMULI, analyse
+
+    rng = np.random.default_rng(0)
+    n, labels = 500, np.arange(500) % 10
+    ids = [f"img{i}" for i in range(n)]
+    source_test = fa.make_representation(rng.normal(size=(n, 6)) + labels[:, None], ids, labels)
+    target_test = fa.make_representation(rng.normal(size=(n, 8)) + labels[:, None], ids, labels)
+    target = fa.make_representation(rng.normal(size=(200, 8)), [f"t{i}" for i in range(200)], np.arange(200) % 10)
+    moved = target_test.copy(data=target_test.values + 0.1 * rng.normal(size=target_test.shape))
+    table = analyse(TaskData(target, target, source_test, extra={"target_test": target_test}), moved)
+    paired = table[table["level"] == "paired items"]
+    assert PAIRED_RSA_STIMULI == 200 and list(paired["condition"]) == ["before", "after"]
+    assert (paired["n_stimuli"] == 200).all()
+    assert paired["note"].str.contains("200 of the 500 paired stimuli, 20 per class").all()
+    # the value is fa.rsa's over that subset: 20 stimuli of each class, the same for before and after
+    from flowalign_nb.fitrun import paired_subset
+
+    chosen = paired_subset(source_test, target_test)
+    assert len(chosen) == 200 and np.bincount(labels[np.isin(ids, chosen)]).tolist() == [20] * 10
+    pick = [np.flatnonzero(np.isin(rep["stimulus_id"].values, chosen)) for rep in (source_test, moved, target_test)]
+    expected = fa.rsa(moved.isel(presentation=pick[1]), target_test.isel(presentation=pick[2])).table["value"].iloc[0]
+    assert paired["value"].iloc[1] == pytest.approx(expected, abs=1e-12)

@@ -33,7 +33,8 @@ class DecodingResult:
     table : pandas.DataFrame
         One row: ``metric`` ("accuracy"), ``value``, ``ci_low``, ``ci_high`` (Wilson interval of
         the pooled test accuracy :math:`k/n`, :func:`scipy.stats.binomtest`), ``ci_level``,
-        ``chance`` (:math:`1/C`), ``n_train`` (mean over folds), ``n_test`` (pooled), ``n_classes``, ``n_folds`` and, for
+        ``chance`` (:math:`1/C`), ``n_train`` (items each decoder was trained on: the smallest
+        training fold, folds differing by a few items), ``n_test`` (pooled), ``n_classes``, ``n_folds`` and, for
         transfer decoding, ``padded``.
     scores : numpy.ndarray, shape (n_folds,)
         Accuracy on each test fold (one entry for transfer decoding).
@@ -108,7 +109,7 @@ def decode(rep, target: str = "label", cv: int = 5, seed: int = 0, estimator=Non
     for fitted, test in zip(out["estimator"], out["indices"]["test"]):
         predicted[test] = fitted.predict(x[test])
     scores = np.asarray(out["test_score"], dtype=np.float64)
-    n_train = float(np.mean([len(train) for train in out["indices"]["train"]]))
+    n_train = min(len(train) for train in out["indices"]["train"])  # folds differ by a few items
     return _result(y, predicted, classes, scores, ci, n_train=n_train, n_folds=cv)
 
 

@@ -56,12 +56,12 @@ def test_cache_can_be_bypassed(digits):
     stimuli = digits.iloc[:8]
     fa.represent("mnist_cnn", stimuli, progress=False)
     with ForwardCounter() as counter:
-        fa.represent("mnist_cnn", stimuli, cache_features=False, progress=False)
+        fa.represent("mnist_cnn", stimuli, cache=False, progress=False)
     assert counter.calls > 0
 
 
 def test_long_extraction_shows_progress(digits, capsys):
-    fa.represent("mnist_cnn", digits.iloc[:40], batch_size=8, cache_features=False)
+    fa.represent("mnist_cnn", digits.iloc[:40], batch_size=8, cache=False)
     assert "mnist_cnn penultimate" in capsys.readouterr().err
 
 

@@ -19,7 +19,7 @@ def test_chunks_are_extracted_lazily_cached_each_and_equal_the_whole(digits):
     with ForwardCounter() as computing:
         loaded = fa.compute_representation(lazy, progress=False)
     assert computing.calls > 0 and isinstance(loaded.data, np.ndarray)
-    whole = fa.represent("mnist_cnn", stimuli, cache_features=False, progress=False)
+    whole = fa.represent("mnist_cnn", stimuli, cache=False, progress=False)
     np.testing.assert_allclose(loaded.values, whole.values, rtol=1e-5, atol=1e-5)
     assert (loaded["stimulus_id"].values == whole["stimulus_id"].values).all()
     assert (loaded["label"].values == whole["label"].values).all() and not loaded["is_labelled"].values.any()
