@@ -122,7 +122,9 @@ def _fit(args) -> int:
 def _report(args) -> int:
     from .report import report
 
-    output = args.output or Path(args.run_dir).resolve().with_suffix(".html")
+    output = Path(args.output or Path(args.run_dir).resolve().with_suffix(".html"))
+    if output.exists() and not args.overwrite:
+        raise ValueError(f"{output} already exists; pass --overwrite to replace it, or choose another -o")
     path = report(args.run_dir, output, with_code=args.with_code, timeout=args.timeout)
     print(f"report: {path}")
     return 0
@@ -284,7 +286,8 @@ def build_parser() -> argparse.ArgumentParser:
     f.set_defaults(func=_fit)
     r = sub.add_parser("report", parents=[debug], help="write a self-contained HTML report of a run folder (a fit or a sweep)")
     r.add_argument("run_dir", help="run folder (flowalign fit, flowalign sweep, flowalign demo)")
-    r.add_argument("-o", "--output", help="HTML file (default <run_dir>.html)")
+    r.add_argument("-o", "--output", help="HTML file (default <run_dir>.html); an existing file is refused unless --overwrite")
+    r.add_argument("--overwrite", action="store_true", help="replace an existing report file")
     r.add_argument("--with-code", action="store_true", help="keep the report notebook's code cells")
     r.add_argument("--timeout", type=_positive_int, default=1200, help="seconds each report cell may run (default 1200)")
     r.set_defaults(func=_report)

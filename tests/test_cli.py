@@ -102,3 +102,15 @@ def test_demo_replaces_only_an_earlier_demo_run(tmp_path):
     (other_task / "thesis.tex").write_text("mine")
     with pytest.raises(UsageError, match=r"holds files that are not a run's \(thesis.tex\)"):
         _check_output(other_task, True, SWEEP_RUN_FILES, earlier_demo=True)
+
+
+def test_report_refuses_an_existing_file_unless_overwrite(tmp_path, capsys):
+    saved = tmp_path / "mine.html"
+    saved.write_text("a report I kept")
+    assert main(["report", str(tmp_path / "run"), "-o", str(saved)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"flowalign report: {saved} already exists; pass --overwrite to replace it, or choose another -o")
+    assert saved.read_text() == "a report I kept"
+    # with --overwrite the file is no longer the obstacle: the missing run folder is
+    assert main(["report", str(tmp_path / "run"), "-o", str(saved), "--overwrite"]) == 2
+    assert "already exists" not in capsys.readouterr().err and saved.read_text() == "a report I kept"
