@@ -105,9 +105,9 @@ def test_builtin_analyses_register_through_the_hook_and_check_their_options():
     analyses = table[table["kind"] == "analysis"]
     assert set(analyses["name"]) >= BUILTIN_ANALYSES
     assert set(analyses[analyses["name"].isin(BUILTIN_ANALYSES)]["plugin"]) == {"flowalign_nb.analysis.hooks"}
-    with pytest.raises(ValueError, match=r"compare='kendall' is not allowed"):
-        fa.make("analysis", "rsa", compare="kendall")
-    with pytest.raises(ValueError, match=r"got unknown option\(s\) folds; accepted: cv, seed, target"):
+    with pytest.raises(ValueError, match=r"method='kendall' is not allowed"):
+        fa.make("analysis", "rsa", method="kendall")
+    with pytest.raises(ValueError, match=r"got unknown option\(s\) folds; accepted: cv, label, seed"):
         fa.make("analysis", "decoding", folds=3)
 
 
