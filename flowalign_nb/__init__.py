@@ -14,6 +14,7 @@ Public API (held stable)::
 from .aligner import FlowAligner
 from .analysis.compare import compare
 from .analysis.decoding import decode, transfer_decode
+from .analysis.layer_scan import layer_scan
 from .analysis.predictivity import predictivity
 from .analysis.rdms import rdm
 from .analysis.rsa import rsa
@@ -40,6 +41,7 @@ __version__ = "0.1.0"
 __all__ = [
     "compare",
     "decode",
+    "layer_scan",
     "predictivity",
     "rdm",
     "rsa",
