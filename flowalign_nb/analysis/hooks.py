@@ -18,6 +18,7 @@ from .inputs import NotApplicableError, Repetitions, Subjects, averaged, check_c
 from .predictivity import predictivity
 from .rdms import RDM_METHODS
 from .rsa import COMPARE_METHODS, rsa
+from .similarity import cka, mutual_knn_alignment, shape_metric
 
 
 class RSAAnalysis:
@@ -93,6 +94,41 @@ def one_space(b, what: str):
     return b
 
 
+class CKAAnalysis:
+    """Linear CKA of ``a`` and ``b`` over shared stimuli, a similarity in [0, 1] (:func:`flowalign_nb.cka`)."""
+
+    def __init__(self, debiased: bool = False, null: int = 0, seed: int = 0):
+        if not isinstance(debiased, bool):
+            raise ValueError(f"debiased={debiased!r} is not allowed; use True or False")
+        self.options = dict(debiased=debiased, null=check_int("null", null, 0), seed=check_int("seed", seed, 0))
+
+    def __call__(self, a, b) -> pd.DataFrame:
+        return cka(a, averaged(one_space(b, "CKA"), "b"), **self.options).table
+
+
+class ShapeMetricAnalysis:
+    """Generalised shape distance (Williams et al. 2021), a distance in radians (:func:`flowalign_nb.shape_metric`)."""
+
+    def __init__(self, alpha: float = 1.0, cv: int | None = None, null: int = 0, seed: int = 0):
+        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 <= alpha <= 1:
+            raise ValueError(f"alpha={alpha!r} is not allowed; it must be a number in [0, 1] (1: Procrustes, 0: CCA)")
+        self.options = dict(alpha=float(alpha), cv=None if cv is None else check_int("cv", cv, 2),
+                            null=check_int("null", null, 0), seed=check_int("seed", seed, 0))
+
+    def __call__(self, a, b) -> pd.DataFrame:
+        return shape_metric(a, averaged(one_space(b, "the shape metric"), "b"), **self.options).table
+
+
+class MutualKNNAnalysis:
+    """Mutual k-nearest-neighbour alignment (Huh et al. 2024), a similarity in [0, 1] (:func:`flowalign_nb.mutual_knn_alignment`)."""
+
+    def __init__(self, k: int = 10, null: int = 0, seed: int = 0):
+        self.options = dict(k=check_int("k", k, 1), null=check_int("null", null, 0), seed=check_int("seed", seed, 0))
+
+    def __call__(self, a, b) -> pd.DataFrame:
+        return mutual_knn_alignment(a, averaged(one_space(b, "mutual k-NN"), "b"), **self.options).table
+
+
 @hookimpl
 def flowalign_register_analyses(registry):
     registry.add("rsa", RSAAnalysis, description="RSA (rsatoolbox): RDM comparison with bootstrap CI and noise ceiling")
@@ -101,3 +137,7 @@ def flowalign_register_analyses(registry):
                  description="decoder trained on the reference b, tested on a (cross-modal transfer)")
     registry.add("predictivity", PredictivityAnalysis,
                  description="Brain-Score neural predictivity: cross-validated PLS from a to each neuroid of b")
+    registry.add("cka", CKAAnalysis, description="linear CKA similarity (Kornblith 2019; debiased option), permutation null")
+    registry.add("shape_metric", ShapeMetricAnalysis,
+                 description="generalised shape distance (Williams 2021; alpha 1 Procrustes, 0 CCA; cross-validated option)")
+    registry.add("mutual_knn", MutualKNNAnalysis, description="mutual k-nearest-neighbour similarity (Huh 2024), permutation null")
