@@ -172,3 +172,17 @@ def test_measures_run_inside_compare_and_check_their_options(related):
         fa.cka(a, b, null=-1)
     with pytest.raises(fa.analysis.inputs.NotApplicableError, match="at least 4 stimuli shown to both"):
         fa.cka(a, rep(y, prefix="other"))
+
+
+def test_compare_panel_lists_and_runs_the_measures(related):
+    from flowalign_nb.widgets import ComparePanel
+
+    x, y = related
+    panel = ComparePanel(rep(x), rep(y), rep(y))
+    assert {"cka", "shape_metric", "mutual_knn"} <= set(panel.analysis.options)
+    panel.analysis.value = "shape_metric"
+    assert set(panel.analysis_options.fields) == {"alpha", "cv", "null", "seed"}
+    panel.analysis_options.fields["alpha"].value = "0.0"
+    table = panel.run().set_index("condition")
+    assert panel.error is None and table.loc["after", "value"] == pytest.approx(0.0, abs=1e-6)
+    assert table.loc["before", "value"] == pytest.approx(shape_distance(x, y, 0.0), abs=1e-12)
