@@ -4,12 +4,15 @@
 features, scored by the CNN's frozen head; fractions 0.01-1.0, seeds 0-2.
 ``kriegeskorte92_it_to_effnet``: real monkey IT -> EfficientNet-Lite0 block12 on the 92 images;
 seeds 0-3 are the 4 cross-validation folds; metrics accuracy (6-way decoding), rsa_before, rsa_after.
+``hvm_it_across_sites``: real HvM IT, 84 sites on half the images -> 84 other sites on the other half
+(the HvM subset from ``$FLOWALIGN_HVM_IT`` or ``../shared``); fractions as the MNIST sweeps, seeds 0-2.
 
 Runs ``flowalign_nb.sweep`` into ``--run-dir`` (default ``runs/neural/<task>``; finished cells are
 skipped on a re-run), writes ``table.csv`` there and prints markdown tables of mean +- std over seeds.
 
     nice .venv/bin/python benchmarks/neural_sweep.py --task it_to_cnn
     nice .venv/bin/python benchmarks/neural_sweep.py --task kriegeskorte92_it_to_effnet
+    nice .venv/bin/python benchmarks/neural_sweep.py --task hvm_it_across_sites --steps 800
     nice .venv/bin/python benchmarks/neural_sweep.py --task it_to_cnn --fractions 0.05 0.2 --seeds 0 \
         --methods ot+prototype --flow-options '{"dim_handling": "conditional"}' --run-dir runs/neural/ablation-conditional
 """
@@ -29,6 +32,9 @@ DEFAULTS = {
     "kriegeskorte92_it_to_effnet": dict(fractions=[0.1, 0.2, 0.5, 1.0], seeds=[0, 1, 2, 3],
                                         methods=["exemplar", "gw", "ridge", "procrustes", "end_to_end", "ceiling"],
                                         metrics=["accuracy", "rsa_after", "rsa_before"]),
+    "hvm_it_across_sites": dict(fractions=[0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0], seeds=[0, 1, 2],
+                                methods=["exemplar", "ot+prototype", "ridge", "procrustes", "end_to_end", "ceiling"],
+                                metrics=["accuracy"]),
 }
 
 

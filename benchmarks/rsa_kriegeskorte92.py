@@ -46,7 +46,7 @@ def main():
     parser.add_argument("--figures", type=Path, default=None, help="folder for PNG figures (optional)")
     args = parser.parse_args()
     monkey, human = load(DATA)
-    results = {c: fa.rsa(monkey, human, compare=c, bootstrap=args.bootstrap, seed=0) for c in ("spearman", "tau-a", "pearson")}
+    results = {c: fa.rsa(monkey, human, method=c, bootstrap=args.bootstrap, seed=0) for c in ("spearman", "tau-a", "pearson")}
     table = pd.concat([r.table for r in results.values()], ignore_index=True)
     table["share_of_lower_ceiling"] = table["value"] / table["noise_ceiling_lower"]
     columns = ["metric", "value", "ci_low", "ci_high", "noise_ceiling_lower", "noise_ceiling_upper", "share_of_lower_ceiling"]

@@ -14,9 +14,11 @@ Public API (held stable)::
 from .aligner import FlowAligner
 from .analysis.compare import compare
 from .analysis.decoding import decode, transfer_decode
+from .analysis.layer_scan import layer_scan
 from .analysis.predictivity import predictivity
 from .analysis.rdms import rdm
 from .analysis.rsa import rsa
+from .analysis.similarity import cka, mutual_knn_alignment, shape_metric
 from .baselines import ProcrustesAligner, RidgeAligner
 from .data import (
     Latents,
@@ -38,11 +40,15 @@ from .synthetic import make_synthetic_pair
 __version__ = "0.1.0"
 
 __all__ = [
+    "cka",
     "compare",
     "decode",
+    "layer_scan",
     "predictivity",
     "rdm",
+    "mutual_knn_alignment",
     "rsa",
+    "shape_metric",
     "transfer_decode",
     "FlowAligner",
     "ProcrustesAligner",

@@ -80,10 +80,12 @@ def flowalign_register_analyses(registry):
 
     - ``a``: the representation under study, an ``xarray.DataArray`` with dims
       ``("presentation", "neuroid")``: the source before alignment, the transported source after;
-    - ``b``: the reference (the target space), a representation or a list of them (repetitions
-      or subjects) for analyses that use several;
+    - ``b``: the reference (the target space), a representation, or a list of them for analyses that
+      use several: :func:`flowalign_nb.compare` passes ``subjects=`` as
+      :class:`flowalign_nb.analysis.inputs.Subjects` and ``repetitions=`` as
+      :class:`flowalign_nb.analysis.inputs.Repetitions` (both list subclasses), so an analysis can tell them apart;
     - the result: tidy rows, at least the columns ``metric`` (str) and ``value`` (float, higher
-      means more alike or more accurate), optionally ``ci_low``, ``ci_high``, ``ci_level``,
+      means more alike or more accurate, unless a ``kind`` column says ``"distance"``), optionally ``ci_low``, ``ci_high``, ``ci_level``,
       ``noise_ceiling_lower``, ``noise_ceiling_upper`` and ``chance`` (drawn by the figures) and
       any descriptive columns;
     - an analysis that cannot run on a pair (for example they share no stimuli) raises

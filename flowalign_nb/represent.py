@@ -84,6 +84,11 @@ def stimuli_representation(values, stimuli: pd.DataFrame, neuroid_id, **attrs) -
 def represent(modality: str, stimuli: pd.DataFrame, *, cache: bool = True, cache_features: bool | None = None, **options) -> xr.DataArray:
     """The representation of ``stimuli`` by a registered modality, read from the cache when possible.
 
+    ``layer=[...]`` (a list of layer names) returns every layer asked for from one forward pass of a
+    modality that can (one with a ``represent_layers(stimuli, layers)`` method, such as
+    ``efficientnet_lite``), each cached under the key a single-layer call would use; see
+    :func:`represent_layers`.
+
     Parameters
     ----------
     modality : str
@@ -101,7 +106,8 @@ def represent(modality: str, stimuli: pd.DataFrame, *, cache: bool = True, cache
     Returns
     -------
     DataArray, dims ("presentation", "neuroid")
-        One presentation per stimulus, in table order.
+        One presentation per stimulus, in table order; with ``layer=[...]``, a dict
+        ``{layer: DataArray}`` in the order asked for.
 
     Examples
     --------
@@ -111,13 +117,15 @@ def represent(modality: str, stimuli: pd.DataFrame, *, cache: bool = True, cache
         warnings.warn("represent: cache_features= is renamed cache=; cache_features= will be removed", FutureWarning, stacklevel=2)
         cache = cache_features
     validate_stimuli(stimuli)
+    if isinstance(options.get("layer"), (list, tuple)):
+        return represent_layers(modality, stimuli, options.pop("layer"), cache=cache, **options)
     model = make("modality", modality, **options)
     if not cache:
         return validate(model.represent(stimuli))
     return cached_represent(model, modality, stimuli, options)
 
 
-def cached_represent(model, modality: str, stimuli: pd.DataFrame, options: dict) -> xr.DataArray:
+def cached_represent(model, modality: str, stimuli: pd.DataFrame, options: dict, code_of: type | None = None) -> xr.DataArray:
     """``model.represent(stimuli)`` through the feature cache (no forward pass on a hit).
 
     Parameters
@@ -129,6 +137,9 @@ def cached_represent(model, modality: str, stimuli: pd.DataFrame, options: dict)
     stimuli : pandas.DataFrame, shape (n_stimuli, n_columns)
     options : dict
         The options ``model`` was built with (the factory's defaults fill the others in the key).
+    code_of : type, optional
+        The class whose code identifies the features in the key (default ``type(model)``; one layer of a
+        shared pass gives the modality's class, so it is cached as a single-layer call caches it).
 
     Returns
     -------
@@ -137,10 +148,96 @@ def cached_represent(model, modality: str, stimuli: pd.DataFrame, options: dict)
     entry = get_registry("modality").get(modality)
     resolved = {o.name: o.default for o in entry.options() if not o.required}
     resolved.update(options)
-    key = cache.make_key(stimuli, modality=modality, plugin=entry.plugin, options=resolved, code=code_identity(entry.factory, type(model)),
+    key = cache.make_key(stimuli, modality=modality, plugin=entry.plugin, options=resolved, code=code_identity(entry.factory, code_of or type(model)),
                          model=getattr(model, "cache_token", type(model).__qualname__))
     rep = cache.load_features(key)
     if rep is None:
         rep = validate(model.represent(stimuli))
         cache.save_features(key, rep)
     return rep
+
+
+def represent_layers(modality: str, stimuli: pd.DataFrame, layers, *, cache: bool = True,
+                     **options) -> dict[str, xr.DataArray]:
+    """Several layers of a modality from one forward pass, each cached as a single-layer call caches it.
+
+    Layers found in the cache are read; if any is missing, the model runs once over the stimuli
+    (``model.represent_layers(stimuli, layers)``) and every layer asked for is taken from that pass.
+    A modality without ``represent_layers`` is built and run once per layer.
+
+    Parameters
+    ----------
+    modality : str
+        A registered modality with a ``layer`` option.
+    stimuli : pandas.DataFrame, shape (n_stimuli, n_columns)
+    layers : sequence of str
+        Layer names, without repeats (the modality's ``layers`` attribute lists them, where it has one).
+    cache : bool
+        Read and write the feature cache (as :func:`represent`).
+    **options
+        The modality's other options.
+
+    Returns
+    -------
+    dict of {layer: DataArray (presentation, neuroid)}
+        In the order of ``layers``; each equal to ``represent(modality, stimuli, layer=layer, **options)``.
+
+    Raises
+    ------
+    ValueError
+        For an empty or repeated layer list, or a layer the modality does not have (naming the ones it has).
+    """
+    validate_stimuli(stimuli)
+    layers = list(layers)
+    if not layers or not all(isinstance(layer, str) for layer in layers):
+        raise ValueError(f"layer must be a layer name or a non-empty list of them; got {layers!r}")
+    repeated = sorted({layer for layer in layers if layers.count(layer) > 1})
+    if repeated:
+        raise ValueError(f"layer {repeated[0]!r} is asked for more than once in {layers!r}")
+    model = make("modality", modality, layer=layers[0], **options)
+    known = getattr(model, "layers", None)
+    if known is not None and set(layers) - set(known):
+        bad = [layer for layer in layers if layer not in known][0]
+        raise ValueError(f"layer={bad!r} is not a layer of modality {modality!r}; its layers: {list(known)}")
+    if not hasattr(model, "represent_layers"):
+        return {layer: represent(modality, stimuli, cache=cache, layer=layer, **options) for layer in layers}
+    shared = SharedPass(model, stimuli, layers)
+    if not cache:
+        return {layer: validate(shared.view(layer).represent(stimuli)) for layer in layers}
+    return {layer: cached_represent(shared.view(layer), modality, stimuli, {**options, "layer": layer}, code_of=type(model))
+            for layer in layers}
+
+
+class SharedPass:
+    """One forward pass of ``model`` for ``layers``, run when a layer's representation is first needed.
+
+    Parameters
+    ----------
+    model : modality object with ``represent_layers(stimuli, layers) -> dict``
+    stimuli : pandas.DataFrame
+    layers : list of str
+    """
+
+    def __init__(self, model, stimuli: pd.DataFrame, layers: list[str]):
+        self.model, self.stimuli, self.layers = model, stimuli, layers
+        self.cache_token = getattr(model, "cache_token", type(model).__qualname__)
+        self._outputs = None
+
+    def output(self, layer: str) -> xr.DataArray:
+        """The representation at ``layer``; the first call runs the pass for every layer."""
+        if self._outputs is None:
+            self._outputs = self.model.represent_layers(self.stimuli, self.layers)
+        return self._outputs[layer]
+
+    def view(self, layer: str) -> "LayerView":
+        return LayerView(self, layer)
+
+
+class LayerView:
+    """One layer of a :class:`SharedPass`, with the modality protocol (``represent``, ``cache_token``)."""
+
+    def __init__(self, shared: SharedPass, layer: str):
+        self.shared, self.layer, self.cache_token = shared, layer, shared.cache_token
+
+    def represent(self, stimuli: pd.DataFrame) -> xr.DataArray:
+        return self.shared.output(self.layer)

@@ -20,7 +20,8 @@ from flowalign_nb.analysis.compare import AnalysisSkippedWarning
 from flowalign_nb.analysis.inputs import NotApplicableError
 from flowalign_nb.plugins import ENTRY_POINT_GROUP, Plugins
 
-BUILTIN_ANALYSES = {"rsa", "decoding", "transfer_decoding", "predictivity"}
+BUILTIN_ANALYSES = {"rsa", "decoding", "transfer_decoding", "predictivity", "cka", "shape_metric", "mutual_knn"}
+PAIRED_ONLY = {"rsa", "predictivity", "cka", "shape_metric", "mutual_knn"}  # need stimuli shown to both spaces
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +57,7 @@ def test_compare_runs_the_registered_analyses_before_and_after(aligned):
     pair, moved = aligned
     with pytest.warns(AnalysisSkippedWarning) as caught:
         table, figure = fa.compare(pair.source_test, moved, pair.target)
-    assert {str(w.message).split("'")[1] for w in caught} == {"rsa", "predictivity"}
+    assert {str(w.message).split("'")[1] for w in caught} == PAIRED_ONLY
     assert set(table["analysis"]) == BUILTIN_ANALYSES and set(table["condition"]) == {"before", "after"}
     rows = table.set_index(["analysis", "condition"])
     assert rows.loc[("transfer_decoding", "after"), "value"] == fa.transfer_decode(moved, pair.target).table.loc[0, "value"]
@@ -105,9 +106,9 @@ def test_builtin_analyses_register_through_the_hook_and_check_their_options():
     analyses = table[table["kind"] == "analysis"]
     assert set(analyses["name"]) >= BUILTIN_ANALYSES
     assert set(analyses[analyses["name"].isin(BUILTIN_ANALYSES)]["plugin"]) == {"flowalign_nb.analysis.hooks"}
-    with pytest.raises(ValueError, match=r"compare='kendall' is not allowed"):
-        fa.make("analysis", "rsa", compare="kendall")
-    with pytest.raises(ValueError, match=r"got unknown option\(s\) folds; accepted: cv, seed, target"):
+    with pytest.raises(ValueError, match=r"method='kendall' is not allowed"):
+        fa.make("analysis", "rsa", method="kendall")
+    with pytest.raises(ValueError, match=r"got unknown option\(s\) folds; accepted: cv, label, seed"):
         fa.make("analysis", "decoding", folds=3)
 
 

@@ -92,7 +92,7 @@ def test_decoding_errors_name_the_bad_value(pair, noisy):
     with pytest.raises(NotApplicableError, match="moved has 24 neuroids but target has 16; a decoder of the target cannot read it"):
         fa.transfer_decode(pair.target_test, pair.source, pad=True)  # compare() skips it, a note instead of a row
     with pytest.raises(fa.RepresentationError, match=r"no presentation coord 'object'.*\['is_labelled', 'label', 'stimulus_id'\]"):
-        fa.decode(noisy, target="object")
+        fa.decode(noisy, label="object")
     with pytest.raises(NotApplicableError, match="class 'a' has 3 stimuli; cv=5 folds need at least 5"):
         fa.decode(noisy.isel(presentation=np.r_[0:3, 20:80]))
     with pytest.raises(ValueError, match=r"cv=1 is not allowed; it must be an integer >= 2"):

@@ -82,7 +82,7 @@ def test_rsa_value_equals_rsatoolbox_compare(related, compare):
     x, y, a, b = related
     expected = rsatoolbox_compare(calc_rdm(Dataset(x), "correlation"), calc_rdm(Dataset(y), "correlation"),
                                   method=RSATOOLBOX_NAME[compare])
-    result = fa.rsa(a, b, rdm_method="correlation", compare=compare, bootstrap=0)
+    result = fa.rsa(a, b, rdm_method="correlation", method=compare, bootstrap=0)
     assert result.table.loc[0, "value"] == pytest.approx(float(expected[0, 0]), abs=1e-10)
     assert result.table.loc[0, "metric"] == compare and result.table.loc[0, "n_stimuli"] == 30
 
@@ -93,7 +93,7 @@ def test_bootstrap_and_noise_ceiling_equal_rsatoolbox_inference(related):
     x, y, a, _ = related
     rng = np.random.default_rng(2)
     subjects = [y + rng.normal(size=y.shape) for _ in range(3)]
-    result = fa.rsa(a, [rep(s) for s in subjects], compare="spearman", bootstrap=60, seed=7)
+    result = fa.rsa(a, [rep(s) for s in subjects], method="spearman", bootstrap=60, seed=7)
 
     data = calc_rdm([Dataset(s) for s in subjects], method="correlation")
     state = np.random.get_state()
@@ -133,7 +133,7 @@ def test_rdm_inputs_equal_representation_inputs_and_stimuli_are_matched_by_id(re
 @pytest.mark.parametrize("compare", ["spearman", "tau-a", "pearson", "cosine"])
 def test_rsa_of_a_representation_with_itself_is_one(related, compare):
     _, _, a, _ = related
-    result = fa.rsa(a, a, compare=compare, bootstrap=20)
+    result = fa.rsa(a, a, method=compare, bootstrap=20)
     assert result.table.loc[0, "value"] == pytest.approx(1.0, abs=1e-10)
     if compare == "tau-a":
         # a bootstrap sample repeats stimuli, so it has tied dissimilarities, which tau-a does not correct for
@@ -156,10 +156,10 @@ def test_rsa_with_a_random_rotation_of_itself_is_one(compare):
     rotation = basis @ ortho_group.rvs(d - 1, random_state=5) @ basis.T + np.ones((d, d)) / d
     np.testing.assert_allclose(rotation @ rotation.T, np.eye(d), atol=1e-12)
     assert not np.allclose(rotation, np.eye(d))
-    value = fa.rsa(rep(x), rep(x @ rotation), rdm_method="correlation", compare=compare, bootstrap=0).table.loc[0, "value"]
+    value = fa.rsa(rep(x), rep(x @ rotation), rdm_method="correlation", method=compare, bootstrap=0).table.loc[0, "value"]
     assert value == pytest.approx(1.0, abs=1e-10)
     generic = ortho_group.rvs(d, random_state=6)
-    value = fa.rsa(rep(x), rep(x @ generic), rdm_method="euclidean", compare=compare, bootstrap=0).table.loc[0, "value"]
+    value = fa.rsa(rep(x), rep(x @ generic), rdm_method="euclidean", method=compare, bootstrap=0).table.loc[0, "value"]
     assert value == pytest.approx(1.0, abs=1e-10)
 
 
@@ -192,7 +192,7 @@ def test_noise_ceiling_of_the_8_human_it_rdms(k92):
     assert human.n_rdm == 8 and human.n_cond == 92
     # the condensed fig-1 RDMs use rsatoolbox's pair order: the group hIT RDM is the mean of the 8
     assert rsatoolbox_compare(human_group, human.mean(), method="spearman")[0, 0] > 0.999
-    result = fa.rsa(monkey, human, compare="spearman", bootstrap=0)
+    result = fa.rsa(monkey, human, method="spearman", bootstrap=0)
     row = result.table.iloc[0]
     lower, upper = row["noise_ceiling_lower"], row["noise_ceiling_upper"]
     assert 0 < lower < upper <= 1
@@ -207,8 +207,8 @@ def test_noise_ceiling_of_the_8_human_it_rdms(k92):
 
 def test_bad_inputs_fail_naming_the_value_and_the_allowed_ones(related):
     _, _, a, b = related
-    with pytest.raises(ValueError, match=r"compare='kendall'.*'spearman', 'tau-a', 'pearson', 'cosine'"):
-        fa.rsa(a, b, compare="kendall")
+    with pytest.raises(ValueError, match=r"method=.kendall..*'spearman', 'tau-a', 'pearson', 'cosine'"):
+        fa.rsa(a, b, method="kendall")
     with pytest.raises(ValueError, match=r"rdm_method='mahalanobis'.*'euclidean', 'correlation', 'crossnobis'"):
         fa.rsa(a, b, rdm_method="mahalanobis")
     with pytest.raises(ValueError, match=r"method='cosine'.*'euclidean'"):

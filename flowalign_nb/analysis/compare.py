@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 
 from ..data import RepresentationError, validate
 from ..plugins import get_registry, make
-from .inputs import NotApplicableError
+from .inputs import NotApplicableError, Repetitions, Subjects, as_repetitions
 from .plots import plot_comparison
 
 CONDITIONS = ("before", "after")
@@ -37,8 +37,14 @@ class Comparison(NamedTuple):
     figure: Figure
 
 
-def compare(source: xr.DataArray, moved: xr.DataArray, target, analyses=None) -> Comparison:
+def compare(source: xr.DataArray, moved: xr.DataArray, target: xr.DataArray | None = None, analyses=None, *,
+            subjects=None, repetitions=None) -> Comparison:
     """Run analyses on (source vs target) and (moved vs target), one tidy table plus a figure.
+
+    The reference is one of ``target`` (one representation), ``subjects`` or ``repetitions``: a list
+    means different things to different analyses (RSA reads several RDMs as subjects, with a noise
+    ceiling across them; transfer decoding and predictivity average repetitions), so a list is named
+    by its keyword and a list passed as ``target`` is refused.
 
     Parameters
     ----------
@@ -46,9 +52,16 @@ def compare(source: xr.DataArray, moved: xr.DataArray, target, analyses=None) ->
         Source items before alignment.
     moved : DataArray (n, d_t)
         The same items transported to the target space (``aligner.transform(source)``).
-    target : DataArray (m, d_t), or a list of them (repetitions or subjects, where an analysis
-        takes several)
+    target : DataArray (m, d_t), optional
         The reference.
+    subjects : list of DataArray, optional
+        Several subjects (or sessions) over shared stimuli, each with its own neuroids; passed to
+        the analyses as :class:`~flowalign_nb.analysis.inputs.Subjects` (RSA: one RDM per subject;
+        analyses of one space note that they do not apply).
+    repetitions : list of DataArray, optional
+        Repetitions of one recording (same stimuli and neuroids); passed as
+        :class:`~flowalign_nb.analysis.inputs.Repetitions` (averaged by transfer decoding, repetitions
+        of one RDM for RSA, the split-half ceiling of predictivity).
     analyses : None, list of str, or dict of {name: options}
         Registered analysis names (``fa.list_plugins()``, kind ``analysis``), with keyword options
         for their factories. ``None`` runs every registered analysis and notes (with an
@@ -64,11 +77,14 @@ def compare(source: xr.DataArray, moved: xr.DataArray, target, analyses=None) ->
     ------
     RepresentationError
         If ``moved`` does not hold the stimuli of ``source``.
+    ValueError
+        Unless exactly one of ``target``, ``subjects``, ``repetitions`` is given, or when ``target`` is a list.
     flowalign_nb.registry.UnknownNameError
         For an analysis name nobody registered (the message lists the known ones).
     TypeError
         If an analysis does not return a DataFrame with ``metric`` and ``value`` columns.
     """
+    reference = _reference(target, subjects, repetitions)
     validate(source)
     validate(moved)
     if set(source["stimulus_id"].values.tolist()) != set(moved["stimulus_id"].values.tolist()):
@@ -82,7 +98,7 @@ def compare(source: xr.DataArray, moved: xr.DataArray, target, analyses=None) ->
         analysis = make("analysis", name, **options)
         for condition, a in zip(CONDITIONS, (source.rename("source"), moved.rename("moved"))):  # names for messages
             try:
-                part = _checked(analysis(a, target), name)
+                part = _checked(analysis(a, reference), name)
             except NotApplicableError as exc:
                 if explicit:
                     raise
@@ -95,6 +111,33 @@ def compare(source: xr.DataArray, moved: xr.DataArray, target, analyses=None) ->
     front = ["analysis", "condition", "metric", "value"]
     table = table[front + [c for c in table.columns if c not in front]]
     return Comparison(table, plot_comparison(table))
+
+
+def _reference(target, subjects, repetitions):
+    """The one reference given, lists wrapped as Subjects or Repetitions."""
+    if isinstance(target, (list, tuple)):
+        raise ValueError(
+            f"target is a list of {len(target)}; say what the list holds: compare(source, moved, subjects=[...]) "
+            "for several subjects or sessions (RSA with a noise ceiling across them), or "
+            "compare(source, moved, repetitions=[...]) for repetitions of one recording"
+        )
+    given = [name for name, value in (("target", target), ("subjects", subjects), ("repetitions", repetitions))
+             if value is not None]
+    if len(given) != 1:
+        raise ValueError(f"compare needs exactly one reference: target=, subjects= or repetitions=; got {given or 'none'}")
+    if subjects is not None:
+        return Subjects(_as_list(subjects, "subjects"))
+    if repetitions is not None:
+        return Repetitions(as_repetitions(_as_list(repetitions, "repetitions"), "repetitions"))
+    return target
+
+
+def _as_list(value, name: str) -> list:
+    if not isinstance(value, (list, tuple)) or not value or not all(isinstance(v, xr.DataArray) for v in value):
+        raise TypeError(f"{name} must be a non-empty list of representations (xarray.DataArray); got {type(value).__name__}")
+    for v in value:
+        validate(v)
+    return list(value)
 
 
 def _specs(analyses) -> list[tuple[str, dict]]:

@@ -21,7 +21,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from ..data import RepresentationError, validate
-from .inputs import NotApplicableError, as_repetitions, check_int, check_level, labels_of, plain
+from .inputs import NotApplicableError, as_repetitions, check_int, check_level, labels_of, plain, renamed_keywords
 
 
 @dataclass(frozen=True)
@@ -52,8 +52,12 @@ def default_decoder():
     return make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
 
 
-def decode(rep, target: str = "label", cv: int = 5, seed: int = 0, estimator=None, ci: float = 0.95) -> DecodingResult:
-    """Cross-validated decoding accuracy of ``target`` from a representation.
+def decode(rep, label: str = "label", cv: int = 5, seed: int = 0, estimator=None, ci: float = 0.95,
+           **deprecated) -> DecodingResult:
+    """Cross-validated decoding accuracy of the classes in coord ``label`` from a representation.
+
+    Across the analysis API, ``label`` names the presentation coord with the classes and ``target`` is
+    always a representation (the reference space), as in :func:`transfer_decode` and :func:`flowalign_nb.compare`.
 
     Folds are :class:`~sklearn.model_selection.StratifiedKFold` ``(cv, shuffle=True, random_state=seed)``;
     with repetitions, every presentation is one sample and the folds are
@@ -64,8 +68,9 @@ def decode(rep, target: str = "label", cv: int = 5, seed: int = 0, estimator=Non
     Parameters
     ----------
     rep : DataArray (n_stimuli, n_neuroids), or a list of them (repetitions of the same stimuli)
-    target : str
-        Presentation coord with the class of every item.
+    label : str
+        Presentation coord with the class of every item (formerly ``target=``, which still works for
+        one release with a ``FutureWarning``).
     cv : int >= 2
         Folds; every class needs at least ``cv`` stimuli.
     seed : int
@@ -81,18 +86,19 @@ def decode(rep, target: str = "label", cv: int = 5, seed: int = 0, estimator=Non
     Raises
     ------
     RepresentationError
-        If ``target`` is missing; :class:`NotApplicableError` (a subclass) if a class has fewer than ``cv`` stimuli.
+        If ``label`` is missing; :class:`NotApplicableError` (a subclass) if a class has fewer than ``cv`` stimuli.
     ValueError
         For ``cv < 2``.
     """
+    label = renamed_keywords("fa.decode", deprecated, target=("label", label, "label")).get("label", label)
     cv = check_int("cv", cv, 2)
     seed = check_int("seed", seed, 0)
     ci = check_level("ci", ci)
     reps = as_repetitions(rep, "rep")
-    y_stim = labels_of(reps[0], target, "rep")
+    y_stim = labels_of(reps[0], label, "rep")
     classes, counts = np.unique(y_stim, return_counts=True)
     if len(classes) < 2:
-        raise RepresentationError(f"decoding needs at least 2 classes in {target!r}; found {plain(classes)}")
+        raise RepresentationError(f"decoding needs at least 2 classes in {label!r}; found {plain(classes)}")
     if counts.min() < cv:
         raise NotApplicableError(  # too little data for this analysis; compare() skips it with this note
             f"class {plain(classes[counts.argmin()])!r} has {counts.min()} stimuli; cv={cv} folds need at least {cv} per class"

@@ -8,6 +8,7 @@ stimuli they share, in the order of the first input.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -175,3 +176,63 @@ def check_level(name: str, value) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not 0 < value < 1:
         raise ValueError(f"{name}={value!r} is not allowed; it must be a number in (0, 1), e.g. 0.95")
     return float(value)
+
+
+class Repetitions(list):
+    """Repetitions of one recording (the same stimuli and neuroids), as :func:`flowalign_nb.compare` passes them.
+
+    A list subclass, so an analysis that reads any list as repetitions needs no change; an analysis that
+    reads a list as subjects (RSA) checks for this type.
+    """
+
+
+class Subjects(list):
+    """Representations of several subjects (or sessions) over shared stimuli, as :func:`flowalign_nb.compare` passes them.
+
+    Each element may have its own neuroids. RSA computes one RDM per subject (and a noise ceiling across them);
+    analyses that need one space (transfer decoding, predictivity) do not apply to subjects.
+    """
+
+
+def renamed_keywords(where: str, deprecated: dict, accepted=None, **renames) -> dict:
+    """Values passed under a keyword's old name, with a ``FutureWarning``, keyed by the new name.
+
+    Parameters
+    ----------
+    where : str
+        The function or class, for messages (``"fa.rsa"``).
+    deprecated : dict
+        The ``**deprecated`` keywords the caller received.
+    accepted : iterable of str, optional
+        The caller's options, for an analysis factory: an unknown keyword then raises the ``ValueError``
+        that :func:`flowalign_nb.make` raises for factories without ``**`` (a function raises ``TypeError``).
+    **renames : tuple (new_name, value, default)
+        For each old name: the new name, the value the caller got under the new name, and its default.
+
+    Returns
+    -------
+    dict
+        ``{new_name: value}`` for every old name given.
+
+    Raises
+    ------
+    TypeError
+        For a keyword that is neither an old name nor a parameter (as Python raises), or an old and a new
+        name given together with different values.
+    ValueError
+        For an unknown keyword when ``accepted`` is given.
+    """
+    unknown = sorted(set(deprecated) - set(renames))
+    if unknown and accepted is not None:
+        raise ValueError(f"{where} got unknown option(s) {', '.join(unknown)}; accepted: {', '.join(sorted(accepted))}")
+    if unknown:
+        raise TypeError(f"{where}() got an unexpected keyword argument {unknown[0]!r}")
+    out = {}
+    for old, value in deprecated.items():
+        new, current, default = renames[old]
+        if current != default and current != value:
+            raise TypeError(f"{where}() got both {old}= (deprecated) and {new}=; pass {new}= only")
+        warnings.warn(f"{where}({old}=...) is deprecated and will be removed in the next release; use {new}=...",
+                      FutureWarning, stacklevel=3)
+        out[new] = value
+    return out

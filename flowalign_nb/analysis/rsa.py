@@ -17,7 +17,7 @@ from rsatoolbox.inference import boot_noise_ceiling
 from rsatoolbox.rdm import RDMs
 from rsatoolbox.rdm import compare as compare_rdms
 
-from .inputs import check_choice, check_int, check_level, shared_stimuli
+from .inputs import check_choice, check_int, check_level, renamed_keywords, shared_stimuli
 from .rdms import RDM_METHODS, collect, stack, to_xarray
 
 #: our comparison names -> rsatoolbox's
@@ -55,8 +55,8 @@ class RSAResult:
     bootstrap: np.ndarray
 
 
-def rsa(a, b, rdm_method: str = "correlation", compare: str = "spearman", bootstrap: int = 1000,
-        seed: int = 0, ci: float = 0.95, noise: str | None = None) -> RSAResult:
+def rsa(a, b, rdm_method: str = "correlation", method: str = "spearman", bootstrap: int = 1000,
+        seed: int = 0, ci: float = 0.95, noise: str | None = None, **deprecated) -> RSAResult:
     """Compare the representational geometry of ``a`` and ``b`` over their shared stimuli.
 
     ``b`` is the reference (for example the brain data): when it holds several RDMs (subjects,
@@ -73,8 +73,9 @@ def rsa(a, b, rdm_method: str = "correlation", compare: str = "spearman", bootst
     rdm_method : {"correlation", "euclidean", "crossnobis"}
         How RDMs are computed from representations (see :func:`flowalign_nb.rdm`); given RDMs are
         used as they are.
-    compare : {"spearman", "tau-a", "pearson", "cosine"}
-        RDM comparison of the upper-triangle dissimilarity vectors :math:`u, v`: Spearman's
+    method : {"spearman", "tau-a", "pearson", "cosine"}
+        RDM comparison (the ``method`` of :func:`rsatoolbox.rdm.compare`; formerly ``compare=``, which
+        still works for one release with a ``FutureWarning``) of the upper-triangle dissimilarity vectors :math:`u, v`: Spearman's
         :math:`\\rho` (Pearson correlation of ranks), Kendall's
         :math:`\\tau_a = (n_c - n_d) / \\binom{n}{2}`, Pearson :math:`r`, or
         :math:`\\cos(u, v) = u^\\top v / (\\lVert u \\rVert \\lVert v \\rVert)`.
@@ -105,12 +106,13 @@ def rsa(a, b, rdm_method: str = "correlation", compare: str = "spearman", bootst
     Raises
     ------
     ValueError
-        For an unknown ``rdm_method``/``compare``, a negative ``bootstrap`` or ``ci`` outside (0, 1).
+        For an unknown ``rdm_method``/``method``, a negative ``bootstrap`` or ``ci`` outside (0, 1).
     NotApplicableError
         When fewer than 3 stimuli are shared by every RDM.
     """
+    method = renamed_keywords("fa.rsa", deprecated, compare=("method", method, "spearman")).get("method", method)
     check_choice("rdm_method", rdm_method, RDM_METHODS)
-    check_choice("compare", compare, tuple(COMPARE_METHODS))
+    check_choice("method", method, tuple(COMPARE_METHODS))
     bootstrap = check_int("bootstrap", bootstrap, 0)
     seed = check_int("seed", seed, 0)
     ci = check_level("ci", ci)
@@ -120,25 +122,25 @@ def rsa(a, b, rdm_method: str = "correlation", compare: str = "spearman", bootst
     for r in side_a[1:] + side_b:
         ids = shared_stimuli(ids, r.pattern_descriptors["stimulus_id"], MIN_STIMULI, "RSA")
     rdms_a, rdms_b = stack(side_a, ids), stack(side_b, ids)
-    method = COMPARE_METHODS[compare]
-    pairwise = compare_rdms(rdms_a, rdms_b, method=method)
+    toolbox_method = COMPARE_METHODS[method]
+    pairwise = compare_rdms(rdms_a, rdms_b, method=toolbox_method)
     note = ""
     if bootstrap and len(ids) < MIN_CI_STIMULI:
         distinct = len(ids) * (1 - (1 - 1 / len(ids)) ** len(ids))
         note = (f"no bootstrap CI: {len(ids)} stimuli are too few (at least {MIN_CI_STIMULI} are needed; "
                 f"a resample of {len(ids)} holds about {distinct:.1f} distinct ones)")
         bootstrap = 0
-    boot = bootstrap_values(rdms_a, rdms_b, method, bootstrap, seed)
+    boot = bootstrap_values(rdms_a, rdms_b, toolbox_method, bootstrap, seed)
     ok = boot[np.isfinite(boot)]
     low, high = (np.percentile(ok, [50 * (1 - ci), 50 * (1 + ci)]) if len(ok) else (np.nan, np.nan))
-    lower, upper = boot_noise_ceiling(rdms_b, method=method) if rdms_b.n_rdm > 1 else (np.nan, np.nan)
+    lower, upper = boot_noise_ceiling(rdms_b, method=toolbox_method) if rdms_b.n_rdm > 1 else (np.nan, np.nan)
     table = pd.DataFrame([{
-        "metric": compare, "value": float(pairwise.mean()), "ci_low": float(low), "ci_high": float(high),
+        "metric": method, "value": float(pairwise.mean()), "ci_low": float(low), "ci_high": float(high),
         "ci_level": ci, "noise_ceiling_lower": float(lower), "noise_ceiling_upper": float(upper),
         "rdm_method_a": rdms_a.dissimilarity_measure, "rdm_method_b": rdms_b.dissimilarity_measure,
         "n_stimuli": len(ids), "n_rdms_a": rdms_a.n_rdm, "n_rdms_b": rdms_b.n_rdm, "n_bootstrap": len(ok), "note": note,
     }])
-    values = xr.DataArray(pairwise, dims=("rdm_a", "rdm_b"), attrs={"compare": compare})
+    values = xr.DataArray(pairwise, dims=("rdm_a", "rdm_b"), attrs={"method": method})
     return RSAResult(table, to_xarray(rdms_a), to_xarray(rdms_b), values, boot)
 
 

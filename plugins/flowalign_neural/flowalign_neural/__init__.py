@@ -5,6 +5,7 @@ assemblies without it, and :func:`to_brainio` uses it when it is installed (``--
 """
 
 from .assemblies import AssemblyError, as_plain, open_assembly, to_brainio, write_assembly
+from .hvm import HvMSubsetError, hvm_it_folder, load_hvm_it
 from .kriegeskorte import Kriegeskorte92, load_kriegeskorte92
 from .majajhong import MajajHongFileError
 from .mds import classical_mds
@@ -15,11 +16,14 @@ from .simulated import mnist_stimuli, simulate_population
 
 __all__ = [
     "AssemblyError",
+    "HvMSubsetError",
     "Kriegeskorte92",
     "MajajHongFileError",
     "as_plain",
     "average_repetitions",
     "classical_mds",
+    "hvm_it_folder",
+    "load_hvm_it",
     "load_kriegeskorte92",
     "mnist_stimuli",
     "open_assembly",

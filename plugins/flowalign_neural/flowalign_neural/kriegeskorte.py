@@ -119,6 +119,20 @@ class Kriegeskorte92:
             raise ValueError(f"rdm={name!r} is not allowed; known RDMs: {', '.join(names)}")
         return self.rdms.sel(rdm=name).values.astype(np.float64)
 
+    def rdm_array(self, name: str) -> xr.DataArray:
+        """The RDM ``name`` as the core's RDM DataArray, for :func:`flowalign_nb.rsa` and :func:`flowalign_nb.layer_scan`.
+
+        Returns
+        -------
+        xarray.DataArray, dims ("stimulus_a", "stimulus_b"), shape (92, 92)
+            Coords ``stimulus_a``/``stimulus_b`` (the stimulus ids) and ``label_a``/``label_b``; ``attrs["method"]``
+            is ``"1 - r"`` (the correlation distance of the original RDMs).
+        """
+        ids, labels = self.stimuli["stimulus_id"].to_numpy(), self.stimuli["label"].to_numpy()
+        return xr.DataArray(self.rdm(name), dims=("stimulus_a", "stimulus_b"),
+                            coords={"stimulus_a": ids, "stimulus_b": ids, "label_a": ("stimulus_a", labels),
+                                    "label_b": ("stimulus_b", labels)}, attrs={"method": "1 - r"})
+
 
 def load_kriegeskorte92(folder=None) -> Kriegeskorte92:
     """Load and check the 92-image files (see the module docstring).

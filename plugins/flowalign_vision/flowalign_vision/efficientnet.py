@@ -106,16 +106,27 @@ class EfficientNetLite:
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         """Input batch (b, 3, s, s) -> pooled features of :attr:`layer`, shape (b, d)."""
+        return self._forward_layers(x, (self.layer,))[0]
+
+    def _forward_layers(self, x: torch.Tensor, layers) -> list[torch.Tensor]:
+        """Input batch (b, 3, s, s) -> pooled features of each of ``layers`` from one pass, each (b, d_layer).
+
+        The network runs once, up to the deepest layer asked for; each layer's output is pooled as it goes by.
+        """
         net = self.net
+        depth = [self.layers.index(layer) for layer in layers]  # stem 0, block i at i + 1, head, logits
+        deepest = max(depth)
+        pooled = {}
+        pool = (lambda t: t.mean((2, 3))) if self.pooling == "avg" else (lambda t: t.amax((2, 3)))
         x = net._swish(net._bn0(net._conv_stem(x)))
-        if self.layer.startswith("block") or self.layer in ("head", "logits"):
-            last = int(self.layer[5:]) if self.layer.startswith("block") else len(net._blocks) - 1
-            for block in net._blocks[: last + 1]:
-                x = block(x)
-        if self.layer in ("head", "logits"):
-            x = net._swish(net._bn1(net._conv_head(x)))
-        x = x.mean((2, 3)) if self.pooling == "avg" else x.amax((2, 3))
-        return net._fc(x) if self.layer == "logits" else x
+        pooled[0] = pool(x)
+        for i, block in enumerate(net._blocks[: min(deepest, len(net._blocks))], start=1):
+            x = block(x)
+            pooled[i] = pool(x)
+        if deepest > len(net._blocks):
+            pooled[len(net._blocks) + 1] = pool(net._swish(net._bn1(net._conv_head(x))))
+            pooled[len(net._blocks) + 2] = net._fc(pooled[len(net._blocks) + 1])
+        return [pooled[d] for d in depth]
 
     def images_to_features(self, images: list) -> np.ndarray:
         """Features of image payloads at :attr:`layer`, shape (n_images, n_features)."""
@@ -124,11 +135,38 @@ class EfficientNetLite:
 
     def represent(self, stimuli) -> xr.DataArray:
         """Representation of the ``image`` column, dims (presentation, neuroid)."""
+        return self.represent_layers(stimuli, [self.layer])[self.layer]
+
+    def represent_layers(self, stimuli, layers) -> dict[str, xr.DataArray]:
+        """Representations of the ``image`` column at several layers, from one forward pass of each batch.
+
+        Parameters
+        ----------
+        stimuli : pandas.DataFrame, shape (n_stimuli, n_columns)
+        layers : sequence of str
+            Names from :attr:`layers`, without repeats.
+
+        Returns
+        -------
+        dict of {layer: DataArray (presentation, neuroid)}
+            In the order of ``layers``; each equal to :meth:`represent` of a modality built with that layer.
+        """
         validate_stimuli(stimuli, "image")
-        values = self.images_to_features(stimuli["image"].tolist())
-        return stimuli_representation(values, stimuli, [f"{self.layer}.{j}" for j in range(values.shape[1])],
-                                      modality="efficientnet_lite", model=self.arch, layer=self.layer,
-                                      pooling=self.pooling, image_size=self.image_size, preprocess=self.preprocess)
+        layers = [check_choice("layer", layer, self.layers) for layer in layers]
+        widths = []
+
+        def forward(x):
+            outputs = self._forward_layers(x, layers)
+            widths[:] = [o.shape[1] for o in outputs]
+            return torch.cat(outputs, dim=1)
+
+        values = run_batches(stimuli["image"].tolist(), self.prepare, forward, self.batch_size, self.device,
+                             f"efficientnet_{self.variant} {', '.join(layers)}", self.progress)
+        parts = np.split(values, np.cumsum(widths)[:-1], axis=1)
+        return {layer: stimuli_representation(part, stimuli, [f"{layer}.{j}" for j in range(part.shape[1])],
+                                              modality="efficientnet_lite", model=self.arch, layer=layer,
+                                              pooling=self.pooling, image_size=self.image_size, preprocess=self.preprocess)
+                for layer, part in zip(layers, parts)}
 
     def head(self, features) -> np.ndarray:
         """The frozen ImageNet classifier on ``head`` features.
