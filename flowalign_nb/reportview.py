@@ -159,7 +159,7 @@ def coupling(run) -> list:
         share, chance = plan.attrs["same_class_share"], plan.attrs["chance_share"]
         blocks += [*_fit_heading(fit, run), plot_plan(plan, f"coupling {fit.config['coupling']}, bridge {fit.config['bridge'] or 'none'}"),
                    f"The plan shown is {plan_source(plan)}. "
-                   f"**{share:.1%}** of its mass pairs items of the same (ground-truth) class; pairing the same "
+                   f"**{share:.1%}** of the plan's mass pairs items of the same (ground-truth) class; pairing the same "
                    f"marginals independently would give {chance:.1%}. Only labelled items' classes were visible to the coupling."]
     return blocks
 
