@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
+import rsatoolbox
 from flowalign_neural.it_to_cnn import ITToCNNTask, split_per_class
 from flowalign_neural.kriegeskorte_task import Kriegeskorte92ITToEffNetTask
-import rsatoolbox
 from scipy.io import loadmat
 from scipy.spatial.distance import squareform
 
