@@ -7,6 +7,8 @@ flow matching and ``transform(source)`` integrates it to return a representation
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import json
 from pathlib import Path
 
@@ -240,7 +242,10 @@ class FlowAligner(BaseAligner):
         source : DataArray, (n_src, d_src)
         target : DataArray, (n_tgt, d_tgt)
         resume : bool
-            Continue from the checkpoint in ``checkpoint_dir`` when there is one.
+            Continue from the checkpoint in ``checkpoint_dir`` when there is one. A checkpoint of
+            other data (standardised values, label mask or known labels of either space) or other
+            training options is refused with a :class:`~flowalign_nb.safeio.SavedFileError` naming
+            what differs.
         should_stop : callable or None
             Called after every training step as ``should_stop(step, loss)``; returning True stops
             training with KeyboardInterrupt, keeping the last checkpoint (see :class:`FlowTrainer`).
@@ -279,19 +284,36 @@ class FlowAligner(BaseAligner):
             net, self.steps, lr=self.lr, weight_decay=self.weight_decay, ema_decay=self.ema_decay,
             grad_clip=self.grad_clip, sigma=self.sigma, seed=self.seed, device=device,
             checkpoint_dir=self.checkpoint_dir, checkpoint_every=self.checkpoint_every, progress=self.progress,
-            fingerprint=self._fingerprint(source, target), prefetch=self.prefetch,
+            fingerprint=self._fingerprint(src, tgt), prefetch=self.prefetch,
         ).run(draw_batch, resume=resume, should_stop=should_stop)
         self.net_ = trainer.ema.module.eval()
         self.history_ = trainer.losses.numpy().copy()
         self.device_ = device
         return self
 
-    def _fingerprint(self, source, target) -> dict:
-        """What a checkpoint must match to be resumed: the settings that shape training and the data."""
-        params = {k: v for k, v in self.get_params().items() if k not in ("checkpoint_dir", "checkpoint_every", "progress", "device", "prefetch")}
-        params = {k: v if v is None or isinstance(v, (str, int, float, bool, dict)) else type(v).__qualname__ for k, v in params.items()}
-        params["data"] = [list(source.shape), list(target.shape), self.classes_ if _jsonable({"c": self.classes_})["c"] == self.classes_ else str(self.classes_)]
-        return params
+    def _fingerprint(self, src: Latents, tgt: Latents) -> dict:
+        """What a checkpoint must match to be resumed: every option that changes training, and the data.
+
+        A flat dict, so a refused resume names what differs: each parameter (``checkpoint_dir``,
+        ``checkpoint_every``, ``progress``, ``device`` and ``prefetch`` excluded: they do not change
+        what is trained), the options of ``coupling_options`` / ``bridge_options`` as
+        ``coupling_options.<name>``, a coupling or bridge given as an object as its class and
+        constructor parameters (``coupling.<name>``), and SHA-256 digests of each space's
+        standardised values (``source values``; shape included), label mask (``source label mask``)
+        and known labels (``source known labels``: ``-1`` for hidden ones, so hidden labels never
+        matter), with the classes.
+        """
+        skip = ("checkpoint_dir", "checkpoint_every", "progress", "device", "prefetch")
+        out = {}
+        for name, value in self.get_params().items():
+            if name not in skip:
+                out.update(_flat(name, _described(value)))
+        for role, lat in (("source", src), ("target", tgt)):
+            out[f"{role} values"] = _digest(lat.x, str(tuple(lat.x.shape)))
+            out[f"{role} label mask"] = _digest(lat.labels >= 0)
+            out[f"{role} known labels"] = _digest(lat.labels)
+        out["classes"] = _jsonable({"c": list(self.classes_)})["c"]
+        return out
 
     # -- transport -----------------------------------------------------------------------------
     def transform(self, source: xr.DataArray) -> xr.DataArray:
@@ -376,6 +398,34 @@ class FlowAligner(BaseAligner):
             raise SavedFileError(f"{path}: saved aligner is incomplete or inconsistent ({exc})") from None
         self.net_ = net.to(self.device_).eval()
         return self
+
+
+def _digest(tensor: torch.Tensor, extra: str = "") -> str:
+    """SHA-256 of a tensor's bytes (CPU, contiguous) and ``extra``."""
+    h = hashlib.sha256(extra.encode())
+    h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def _described(value):
+    """A parameter as JSON values: a coupling or bridge object as its class and constructor parameters."""
+    if value is None or isinstance(value, (str, int, float, bool, dict, list, tuple)):
+        return _jsonable({"v": value})["v"]
+    cls = type(value)
+    names = [p.name for p in inspect.signature(cls.__init__).parameters.values()
+             if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    params = {name: getattr(value, name) for name in names if hasattr(value, name)}
+    return {"class": f"{cls.__module__}.{cls.__qualname__}", **_jsonable(params)}
+
+
+def _flat(prefix: str, value) -> dict:
+    """``{"a": {"b": 1}}`` under ``prefix`` as ``{"prefix.a.b": 1}``; non-dict values as ``{prefix: value}``."""
+    if not isinstance(value, dict) or not value:
+        return {prefix: value}
+    out = {}
+    for key, item in value.items():
+        out.update(_flat(f"{prefix}.{key}", item))
+    return out
 
 
 def _pad(x: torch.Tensor, dim: int) -> torch.Tensor:

@@ -31,6 +31,7 @@ from it; larger sets get a fresh plan per minibatch of ``batch_size`` random sou
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 
 import numpy as np
 import ot
@@ -41,6 +42,49 @@ from .bridges import Bridge
 from .data import Latents
 from .hookspecs import hookimpl
 from .resources import check_memory
+
+
+@dataclass
+class TrainingPlan:
+    """A plan that training samples pairs from, among some of its items (what diagnostics show).
+
+    Attributes
+    ----------
+    i_src : LongTensor, shape (n,)
+    i_tgt : LongTensor, shape (m,)
+        Item indices into the source / target space (a minibatch may hold an item twice).
+    plan : Tensor, shape (n, m), float64, on the CPU
+        ``pi[i_src][:, i_tgt] / mass``: the plan restricted to these items, renormalised to sum 1
+        (all zeros when ``mass`` is 0).
+    mass : float
+        The plan's mass among these items before renormalising (1 for a whole minibatch plan).
+    kind : {"full plan", "training minibatch", "coupling plan"}
+        ``"full plan"``: the restriction of the one plan every batch is drawn from;
+        ``"training minibatch"``: the plan of the last minibatch training drew pairs from;
+        ``"coupling plan"``: ``coupling.plan`` among random items (a coupling that does not say
+        how it relates to what training samples).
+    description : str
+        One line saying which plan this is, for figures and ``results.nc``.
+    """
+
+    i_src: torch.Tensor
+    i_tgt: torch.Tensor
+    plan: torch.Tensor
+    mass: float
+    kind: str
+    description: str
+
+
+def restricted(plan: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> tuple[torch.Tensor, float]:
+    """``(pi[rows][:, cols] / m, m)`` with ``m`` the mass of ``pi`` on those rows and columns, float64 on the CPU."""
+    sub = plan[rows.to(plan.device)][:, cols.to(plan.device)].to(torch.float64).cpu()
+    mass = float(sub.sum())
+    return (sub / mass if mass > 0 else sub), mass
+
+
+def random_items(n: int, size: int, generator: torch.Generator) -> torch.Tensor:
+    """``min(n, size)`` distinct random indices in ``range(n)``, sorted."""
+    return torch.sort(torch.randperm(n, generator=generator)[:size]).values
 
 
 class Coupling(FitBoundary, ABC):
@@ -58,6 +102,8 @@ class Coupling(FitBoundary, ABC):
 
     needs_bridge = False
     needs_labels = False
+    #: True when ``plan(i_src, i_tgt)`` is the restriction (renormalised) of the one plan ``sample`` draws from
+    plan_is_restriction = False
 
     @property
     def fit_signature(self) -> str:
@@ -106,6 +152,23 @@ class Coupling(FitBoundary, ABC):
     def sample(self, batch_size: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """Draw ``batch_size`` pairs; returns LongTensors ``(i_src, i_tgt)`` of shape (batch_size,)."""
 
+    def training_plan(self, size: int, generator: torch.Generator) -> TrainingPlan:
+        """The plan training samples from, among up to ``size`` random items of each space.
+
+        Here ``plan(i_src, i_tgt)`` among random items: ``kind="full plan"`` when
+        :attr:`plan_is_restriction` says it is the restriction of what :meth:`sample` draws from,
+        else ``kind="coupling plan"``. :class:`PlanCoupling` overrides it.
+        """
+        i_src, i_tgt = random_items(self.src_.n, size, generator), random_items(self.tgt_.n, size, generator)
+        plan = self.plan(i_src, i_tgt).to(torch.float64).cpu()
+        mass = float(plan.sum())
+        if self.plan_is_restriction:
+            return TrainingPlan(i_src, i_tgt, plan, mass, "full plan",
+                                f"the full plan pairs are drawn from, restricted to {len(i_src)} x {len(i_tgt)} random items")
+        return TrainingPlan(i_src, i_tgt, plan, mass, "coupling plan",
+                            f"coupling.plan among {len(i_src)} x {len(i_tgt)} random items (this coupling does not say "
+                            "whether training samples from it)")
+
 
 def _check_bridge_fits(bridge: Bridge, src: Latents, tgt: Latents) -> None:
     """The bridge must be fitted on the items the coupling pairs (same stimulus ids, in order)."""
@@ -152,6 +215,7 @@ class ExemplarCoupling(Coupling):
     """
 
     needs_labels = True
+    plan_is_restriction = True
 
     def _fit(self):
         self._src_index, self._src_offset, self._src_count = self._group(self.src_)
@@ -271,8 +335,38 @@ class PlanCoupling(Coupling):
             )
         return plan / total
 
+    def training_plan(self, size, generator):
+        """The restriction of ``full_plan_`` to up to ``size`` random items of each space; without a
+        full plan, the plan of the last training minibatch (class-blocked ones included), restricted
+        to up to ``size`` random positions of each side when the minibatch is larger.
+
+        Raises
+        ------
+        ValueError
+            Without a full plan, before :meth:`sample` has drawn a minibatch.
+        """
+        if self.full_plan_ is not None:
+            i_src, i_tgt = random_items(self.src_.n, size, generator), random_items(self.tgt_.n, size, generator)
+            plan, mass = restricted(self.full_plan_, i_src, i_tgt)
+            whole = len(i_src) == self.src_.n and len(i_tgt) == self.tgt_.n
+            where = "all items" if whole else f"restricted to {len(i_src)} x {len(i_tgt)} random items"
+            return TrainingPlan(i_src, i_tgt, plan, mass, "full plan", f"the full plan every batch is drawn from, {where}")
+        if self.last_minibatch_ is None:
+            raise ValueError(f"{type(self).__name__} solves a plan per minibatch and has drawn none yet; "
+                             "fit an aligner with it (or call sample) before asking for the plan training used")
+        i_src, i_tgt, plan = self.last_minibatch_
+        plan = plan.dense() if hasattr(plan, "dense") else plan
+        rows, cols = random_items(len(i_src), size, generator), random_items(len(i_tgt), size, generator)
+        plan, mass = restricted(plan, rows, cols)
+        blocked = "class-blocked " if self.blocks else ""
+        where = "" if len(rows) == len(i_src) and len(cols) == len(i_tgt) else f", restricted to {len(rows)} x {len(cols)} random positions"
+        return TrainingPlan(i_src[rows.to(i_src.device)].cpu(), i_tgt[cols.to(i_tgt.device)].cpu(), plan, mass, "training minibatch",
+                            f"the {blocked}plan of the last training minibatch ({len(i_src)} x {len(i_tgt)} items){where}")
+
     def _fit(self):
         self.full_plan_ = None
+        #: (i_src, i_tgt, plan) of the last minibatch :meth:`sample` drew from (plan: Tensor or BlockPlan)
+        self.last_minibatch_ = None
         name = type(self).__name__
         if max(self.src_.n, self.tgt_.n) <= self.full_plan_max:
             check_memory(self.plan_bytes(self.src_.n, self.tgt_.n), f"{name}: a full plan of {self.src_.n} x {self.tgt_.n} items",
@@ -297,11 +391,15 @@ class PlanCoupling(Coupling):
             return sample_from_plan(self.full_plan_, batch_size, generator)
         if self.blocks:
             i_src, i_tgt, counts = self.block_sampler_.draw(self.batch_size, generator)
-            rows, cols = self.block_plan(i_src, i_tgt, counts).sample(batch_size, generator)
+            plan = self.block_plan(i_src, i_tgt, counts)
+            self.last_minibatch_ = (i_src, i_tgt, plan)
+            rows, cols = plan.sample(batch_size, generator)
             return i_src[rows.cpu()], i_tgt[cols.cpu()]
         i_src = torch.randint(self.src_.n, (self.batch_size,), generator=generator)
         i_tgt = torch.randint(self.tgt_.n, (self.batch_size,), generator=generator)
-        rows, cols = sample_from_plan(self.plan(i_src, i_tgt), batch_size, generator)
+        plan = self.plan(i_src, i_tgt)
+        self.last_minibatch_ = (i_src, i_tgt, plan)
+        rows, cols = sample_from_plan(plan, batch_size, generator)
         return i_src[rows], i_tgt[cols]
 
 

@@ -247,22 +247,76 @@ def mask_labels(rep: xr.DataArray, fraction: float, seed: int = 0) -> xr.DataArr
     return rep.copy().assign_coords(is_labelled=("presentation", mask))
 
 
-def train_test_split(rep: xr.DataArray, test_fraction: float = 0.2, seed: int = 0) -> tuple[xr.DataArray, xr.DataArray]:
-    """Split presentations into train and test, stratified by ``label`` when it is present.
+def train_test_split(rep: xr.DataArray, test_size: float | int = 0.2, seed: int = 0, *, stratify="known",
+                     test_fraction=None) -> tuple[xr.DataArray, xr.DataArray]:
+    """Split presentations into train and test (``sklearn.model_selection.train_test_split``).
+
+    Parameters
+    ----------
+    rep : xarray.DataArray
+    test_size : float in (0, 1) or int in [1, n - 1]
+        Share or number of items held out, as scikit-learn's ``test_size``.
+    seed : int
+        scikit-learn's ``random_state``.
+    stratify : "known", None or array_like of shape (n_presentations,)
+        ``"known"`` (default): strata are the labels an aligner may read, the class of each labelled
+        item (``is_labelled``) and one stratum for all unlabelled items, so hidden labels never
+        change the split; a class with a single labelled item joins the unlabelled stratum (one
+        item cannot be split); no item labelled: not stratified. ``None``: not stratified.
+        An array: those strata, as scikit-learn's ``stratify`` (e.g. ``rep["label"].values`` for
+        an experimenter's split on ground truth).
+    test_fraction : float, optional
+        Deprecated name of ``test_size`` (a FutureWarning; removed in the next release).
 
     Returns
     -------
     (train, test) : tuple of xarray.DataArray
+        Items in their original order.
+
+    Raises
+    ------
+    RepresentationError
+        For a bad ``test_size`` or ``stratify``, or strata too small to split.
     """
     from sklearn.model_selection import train_test_split as _split
 
     validate(rep)
-    if not 0 < test_fraction < 1:
-        raise RepresentationError(f"test_fraction={test_fraction!r} is not allowed; it must be in (0, 1)")
-    index = np.arange(rep.sizes["presentation"])
-    stratify = rep["label"].values if "label" in rep.coords else None
-    train, test = _split(index, test_size=test_fraction, random_state=seed, stratify=stratify)
+    if test_fraction is not None:
+        if test_size != 0.2:
+            raise RepresentationError("test_fraction= is the deprecated name of test_size=; give test_size= only")
+        warnings.warn("train_test_split: test_fraction= is deprecated; use test_size= (scikit-learn's name)", FutureWarning, stacklevel=2)
+        test_size = test_fraction
+    n = rep.sizes["presentation"]
+    share = isinstance(test_size, (float, np.floating)) and 0 < test_size < 1
+    count = isinstance(test_size, (int, np.integer)) and not isinstance(test_size, bool) and 1 <= test_size < n
+    if not (share or count):
+        raise RepresentationError(f"test_size={test_size!r} is not allowed; give a share in (0, 1) or a number of items in [1, {n - 1}]")
+    strata = _strata(rep, stratify)
+    try:
+        train, test = _split(np.arange(n), test_size=test_size, random_state=seed, stratify=strata)
+    except ValueError as exc:
+        raise RepresentationError(f"cannot stratify the split ({exc}); pass stratify=None for an unstratified split") from None
     return rep.isel(presentation=np.sort(train)), rep.isel(presentation=np.sort(test))
+
+
+def _strata(rep: xr.DataArray, stratify) -> np.ndarray | None:
+    """The strata of :func:`train_test_split` (see its ``stratify``)."""
+    n = rep.sizes["presentation"]
+    if isinstance(stratify, str) and stratify == "known":
+        mask = labelled_mask(rep)
+        if not mask.any():
+            return None
+        strata = np.where(mask, pd.Series(rep["label"].values).astype(str).radd("class ").to_numpy(), "unlabelled")
+        counts = pd.Series(strata).value_counts()
+        return np.where(pd.Series(strata).map(counts).to_numpy() < 2, "unlabelled", strata)
+    if stratify is None:
+        return None
+    if isinstance(stratify, str):
+        raise RepresentationError(f"stratify={stratify!r} is not allowed; use 'known', None or an array of one stratum per presentation")
+    strata = np.asarray(stratify)
+    if strata.shape != (n,):
+        raise RepresentationError(f"stratify has {strata.size} values for {n} presentations; give one stratum per presentation")
+    return strata
 
 
 CLASS_MODES = ("all", "shared")

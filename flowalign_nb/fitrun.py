@@ -18,11 +18,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 import xarray as xr
 
 from .aligner import FlowAligner
 from .analysis.compare import AnalysisSkippedWarning, compare
+from .analysis.coupling_plan import training_plan_view
 from .analysis.inputs import NotApplicableError
 from .analysis.plots import plot_comparison
 from .data import labelled_mask, make_representation
@@ -34,7 +34,7 @@ from .runs import RUN_FILE, RUN_FORMAT, RUN_VERSION
 from .safeio import atomic_folder, write_json
 
 FIT_FILES = (RUN_FILE, "scores.csv", "results.nc", "analyses.csv", "aligner", "figures", "provenance.json")
-#: items per side of the plan shown in the coupling diagnostics
+#: items per side (at most) of the plan shown in the coupling diagnostics
 PLAN_ITEMS = 256
 #: most stimuli of the paired-items RSA: its bootstrap costs O(n^2 log n) per sample (1,000 stimuli: 0.2 s a
 #: sample, minutes for the 1,000 samples; 200: seconds)
@@ -173,21 +173,14 @@ def modality_record(rep: xr.DataArray) -> dict:
             "items": rep.sizes["presentation"], "neuroids": rep.sizes["neuroid"]}
 
 
-def _ordered_sample(rep: xr.DataArray, rng: np.random.Generator, size: int) -> np.ndarray:
-    """Up to ``size`` random item indices of ``rep``, ordered by ground-truth class (stably)."""
-    n = rep.sizes["presentation"]
-    index = np.sort(rng.choice(n, size=min(n, size), replace=False))
-    labels = pd.Series(rep["label"].values[index])
-    return index[labels.sort_values(kind="stable").index.to_numpy()]
-
-
 def coupling_diagnostics(aligner: FlowAligner, data: TaskData, size: int = PLAN_ITEMS, seed: int = 0) -> xr.DataArray:
-    """The fitted coupling's plan among random items of each space, ordered by class.
+    """The plan the fitted coupling's training sampled from, among up to ``size`` items per side, ordered by class.
 
-    The share of the plan's mass on pairs of the same ground-truth class is ``same_class_share``;
-    ``chance_share`` is that share if the plan's own marginals were paired independently,
-    :math:`\\sum_k r_k c_k` with :math:`r_k`, :math:`c_k` the mass of class :math:`k` rows and
-    columns. Ground-truth labels are an evaluation here; the coupling saw only ``is_labelled`` ones.
+    :func:`flowalign_nb.analysis.coupling_plan.training_plan_view` of ``aligner.coupling_`` on the
+    training representations: the restriction of the full plan when training drew every batch from
+    one, otherwise the plan of the last training minibatch; attrs ``plan_kind`` / ``plan_source``
+    say which, and ``same_class_share`` / ``chance_share`` are computed from that plan. Ground-truth
+    labels are an evaluation here; the coupling saw only ``is_labelled`` ones.
 
     Parameters
     ----------
@@ -195,29 +188,13 @@ def coupling_diagnostics(aligner: FlowAligner, data: TaskData, size: int = PLAN_
         Fitted on ``data.source`` and ``data.target`` (masked).
     data : TaskData
     size : int
-        Items drawn per side (all when a space has fewer).
     seed : int
 
     Returns
     -------
     DataArray, dims ("source_item", "target_item")
-        Coords ``source_id``, ``source_label``, ``target_id``, ``target_label`` (labels as str);
-        attrs ``same_class_share``, ``chance_share`` (NaN when the plan has no mass among these items).
     """
-    rng = np.random.default_rng(seed)
-    i_src, i_tgt = _ordered_sample(data.source, rng, size), _ordered_sample(data.target, rng, size)
-    plan = aligner.coupling_.plan(torch.as_tensor(i_src), torch.as_tensor(i_tgt)).to(torch.float64).cpu().numpy()
-    ls, lt = data.source["label"].values[i_src].astype(str), data.target["label"].values[i_tgt].astype(str)
-    total = plan.sum()
-    rows, cols = pd.Series(plan.sum(1)).groupby(ls).sum(), pd.Series(plan.sum(0)).groupby(lt).sum()
-    share = plan[ls[:, None] == lt[None, :]].sum() / total if total > 0 else np.nan
-    chance = float(rows.mul(cols, fill_value=0).sum()) / total**2 if total > 0 else np.nan
-    return xr.DataArray(
-        plan, dims=("source_item", "target_item"),
-        coords={"source_id": ("source_item", data.source["stimulus_id"].values[i_src].astype(str)), "source_label": ("source_item", ls),
-                "target_id": ("target_item", data.target["stimulus_id"].values[i_tgt].astype(str)), "target_label": ("target_item", lt)},
-        attrs={"same_class_share": float(share), "chance_share": chance},
-    )
+    return training_plan_view(aligner.coupling_, data.source, data.target, size=size, seed=seed)
 
 
 def class_means(rep: xr.DataArray) -> xr.DataArray:

@@ -17,7 +17,7 @@ import pandas as pd
 
 from .experiments import parse_method
 from .results import plot_sweep
-from .runplots import figure_png, plot_images, plot_plan, plot_training
+from .runplots import figure_png, plan_source, plot_images, plot_plan, plot_training
 
 #: analyses shown in the "RSA and decoding" section; every other registered analysis gets its own section
 RSA_AND_DECODING = ("rsa", "decoding", "transfer_decoding")
@@ -173,7 +173,7 @@ def coupling(run) -> list:
         plan = fit.results["plan"]
         share, chance = plan.attrs["same_class_share"], plan.attrs["chance_share"]
         blocks += [*_fit_heading(fit, run), plot_plan(plan, f"coupling {fit.config['coupling']}, bridge {fit.config['bridge'] or 'none'}"),
-                   f"Among {plan.sizes['source_item']} x {plan.sizes['target_item']} random training items, "
+                   f"The plan shown is {plan_source(plan)}. "
                    f"**{share:.1%}** of the plan's mass pairs items of the same (ground-truth) class; pairing the same "
                    f"marginals independently would give {chance:.1%}. Only labelled items' classes were visible to the coupling."]
     return blocks

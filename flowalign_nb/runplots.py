@@ -56,7 +56,9 @@ def plot_plan(plan: xr.DataArray, title: str = "coupling plan") -> Figure:
     ----------
     plan : DataArray, dims ("source_item", "target_item")
         Items already ordered by class, with ``source_label`` / ``target_label`` coords and attrs
-        ``same_class_share`` and ``chance_share`` (as :func:`flowalign_nb.fitrun.coupling_diagnostics` writes).
+        ``same_class_share``, ``chance_share`` and ``plan_source`` (as
+        :func:`flowalign_nb.analysis.coupling_plan.training_plan_view` writes; run folders written
+        before ``plan_source`` was recorded show a fresh ``coupling.plan`` and are titled so).
     title : str
 
     Returns
@@ -76,9 +78,14 @@ def plot_plan(plan: xr.DataArray, title: str = "coupling plan") -> Figure:
         axis.set_ticks(centres, [str(labels[s]) for s in starts])
     ax.set_ylabel("source items (by class)")
     ax.set_xlabel("target items (by class)")
-    ax.set_title(f"{title}\nsame-class mass {plan.attrs['same_class_share']:.1%} "
-                 f"(independent pairing: {plan.attrs['chance_share']:.1%})", fontsize="medium")
+    ax.set_title(f"{title}: {plan_source(plan)}\nsame-class mass {plan.attrs['same_class_share']:.1%} "
+                 f"(independent pairing: {plan.attrs['chance_share']:.1%})", fontsize="medium", wrap=True)
     return fig
+
+
+def plan_source(plan: xr.DataArray) -> str:
+    """Which plan a stored coupling plan is, in words (its ``plan_source`` attr)."""
+    return str(plan.attrs.get("plan_source", "coupling.plan among random items (recorded before plan sources were)"))
 
 
 def plot_images(rows: list[tuple[str, np.ndarray]], max_columns: int = 10) -> Figure:

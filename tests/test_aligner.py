@@ -1,6 +1,7 @@
 """FlowAligner on the synthetic pair: accuracy, no label leak, determinism, persistence, errors."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -247,3 +248,66 @@ def test_shared_classes_need_one_class_in_common_and_a_known_mode(pair):
         fa.FlowAligner(steps=2, progress=False, classes="shared").fit(only_high, only_low)
     with pytest.raises(ValueError, match=r"classes='some' is not allowed; use 'all' .* or 'shared'"):
         fa.FlowAligner(steps=2, progress=False, classes="some").fit(src, tgt)
+
+
+@pytest.fixture(scope="module")
+def small_pair():
+    p = fa.make_synthetic_pair(n_train=200, n_test=20, source_dim=5, target_dim=6, n_classes=4, seed=0)
+    return fa.mask_labels(p.source, 0.2, seed=0), fa.mask_labels(p.target, 0.2, seed=1)
+
+
+def _changed_values(rep, item=3):
+    values = rep.values.copy()
+    values[item] += 1.0
+    return rep.copy(data=values)
+
+
+def _other_mask(rep):
+    return fa.mask_labels(rep, 0.2, seed=7)
+
+
+def _relabelled(rep):
+    """Two labelled items of different classes swap labels (the mask stays)."""
+    labels, known = rep["label"].values.copy(), np.flatnonzero(rep["is_labelled"].values)
+    j = known[np.flatnonzero(labels[known] != labels[known[0]])[0]]
+    labels[[known[0], j]] = labels[[j, known[0]]]
+    return rep.assign_coords(label=("presentation", labels))
+
+
+def _hidden_labels_permuted(rep):
+    labels, hidden = rep["label"].values.copy(), np.flatnonzero(~rep["is_labelled"].values)
+    labels[hidden] = np.random.default_rng(0).permutation(labels[hidden])
+    return rep.assign_coords(label=("presentation", labels))
+
+
+RESUME_OPTIONS = dict(steps=20, checkpoint_every=10, batch_size=32, hidden=32, depth=2, progress=False, device="cpu")
+
+
+@pytest.mark.parametrize("change, differs", [
+    (lambda s, t: (_changed_values(s), t, {}), "source values"),
+    (lambda s, t: (s, _changed_values(t), {}), "target values"),
+    (lambda s, t: (_other_mask(s), t, {}), "source label mask"),
+    (lambda s, t: (s, _other_mask(t), {}), "target label mask"),
+    (lambda s, t: (_relabelled(s), t, {}), "source known labels"),
+    (lambda s, t: (s, t, {"sigma": 0.2}), "sigma"),
+    (lambda s, t: (s, t, {"coupling": "sinkhorn", "coupling_options": {"reg": 0.2}}), "coupling_options.reg"),
+    (lambda s, t: (s, t, {"coupling": fa.make("coupling", "sinkhorn", reg=0.2)}), "coupling.reg"),
+], ids=["source values", "target values", "source mask", "target mask", "known labels", "sigma", "coupling option",
+        "coupling object option"])
+def test_resume_refuses_a_checkpoint_of_other_data_or_options(small_pair, tmp_path, change, differs):
+    src, tgt = small_pair
+    base = {"coupling": "sinkhorn", "bridge": "prototype", "coupling_options": {"reg": 0.1}}
+    if differs == "coupling.reg":
+        base = {"coupling": fa.make("coupling", "sinkhorn", reg=0.1), "bridge": "prototype"}
+    fa.FlowAligner(checkpoint_dir=tmp_path, **base, **RESUME_OPTIONS).fit(src, tgt)
+    new_src, new_tgt, options = change(src, tgt)
+    with pytest.raises(SavedFileError, match=f"another run \\(differs in [^)]*{re.escape(differs)}"):
+        fa.FlowAligner(checkpoint_dir=tmp_path, **{**base, **options}, **RESUME_OPTIONS).fit(new_src, new_tgt, resume=True)
+
+
+def test_resume_accepts_the_same_data_and_ignores_hidden_labels(small_pair, tmp_path):
+    src, tgt = small_pair
+    first = fa.FlowAligner(checkpoint_dir=tmp_path, **RESUME_OPTIONS).fit(src, tgt)
+    again = fa.FlowAligner(checkpoint_dir=tmp_path, **RESUME_OPTIONS).fit(_hidden_labels_permuted(src), _hidden_labels_permuted(tgt),
+                                                                            resume=True)
+    np.testing.assert_array_equal(again.history_, first.history_)  # resumed at its last step: the same run

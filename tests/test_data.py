@@ -468,7 +468,7 @@ def test_as_representation_validates():
 def test_train_test_split_stratified_disjoint_covering():
     counts = {"a": 10, "b": 10, "c": 10}
     rep = _rep(_labels(counts))
-    train, test = fa.train_test_split(rep, test_fraction=0.2, seed=0)
+    train, test = fa.train_test_split(rep, test_size=0.2, seed=0, stratify=rep["label"].values)
     ids_train, ids_test = set(train["stimulus_id"].values), set(test["stimulus_id"].values)
     assert not ids_train & ids_test
     assert ids_train | ids_test == set(rep["stimulus_id"].values)
@@ -481,21 +481,76 @@ def test_train_test_split_stratified_disjoint_covering():
         idx = [pos[s] for s in part["stimulus_id"].values]
         assert idx == sorted(idx)
         np.testing.assert_array_equal(part.values, rep.values[idx])
-    again = fa.train_test_split(rep, test_fraction=0.2, seed=0)[1]
+    again = fa.train_test_split(rep, test_size=0.2, seed=0, stratify=rep["label"].values)[1]
     assert again["stimulus_id"].values.tolist() == test["stimulus_id"].values.tolist()
 
 
 def test_train_test_split_without_labels():
     rep = fa.make_representation(np.zeros((10, 2)))
-    train, test = fa.train_test_split(rep, test_fraction=0.3, seed=1)
+    train, test = fa.train_test_split(rep, test_size=0.3, seed=1)
     assert train.sizes["presentation"] == 7 and test.sizes["presentation"] == 3
+    assert fa.train_test_split(rep, test_size=3, seed=1)[1].sizes["presentation"] == 3  # a count, as scikit-learn
 
 
-@pytest.mark.parametrize("bad", [0, 1, 1.5, -0.2])
+def test_train_test_split_ignores_hidden_labels():
+    """Stratified by default on known labels only: permuting hidden labels leaves the split unchanged."""
+    rep = fa.mask_labels(_rep(_labels({"a": 40, "b": 40, "c": 40})), 0.25, seed=0)
+    hidden = np.flatnonzero(~rep["is_labelled"].values)
+    for seed in range(3):
+        labels = rep["label"].values.copy()
+        labels[hidden] = np.random.default_rng(seed).permutation(labels[hidden])
+        shuffled = rep.assign_coords(label=("presentation", labels))
+        for split_seed in range(5):
+            assert (fa.train_test_split(shuffled, test_size=0.25, seed=split_seed)[1]["stimulus_id"].values.tolist()
+                    == fa.train_test_split(rep, test_size=0.25, seed=split_seed)[1]["stimulus_id"].values.tolist())
+
+
+def test_train_test_split_stratifies_known_labels_and_explicit_strata():
+    rep = fa.mask_labels(_rep(_labels({"a": 40, "b": 40, "c": 40})), 0.25, seed=0)
+    for seed in range(5):
+        test = fa.train_test_split(rep, test_size=0.25, seed=seed)[1]
+        known = test["label"].values[test["is_labelled"].values]
+        # 10 labelled items per class, a quarter of each held out; the 90 unlabelled items: 22 or 23
+        assert pd.Series(known).value_counts().to_dict() in ({"a": 2, "b": 3, "c": 3}, {"a": 3, "b": 2, "c": 3}, {"a": 3, "b": 3, "c": 2},
+                                                            {"a": 3, "b": 3, "c": 3}, {"a": 2, "b": 2, "c": 3}, {"a": 2, "b": 3, "c": 2},
+                                                            {"a": 3, "b": 2, "c": 2})
+        assert int((~test["is_labelled"].values).sum()) in (22, 23)
+    groups = np.arange(120) % 2
+    test = fa.train_test_split(rep, test_size=0.5, seed=0, stratify=groups)[1]
+    position = {s: i for i, s in enumerate(rep["stimulus_id"].values)}
+    assert np.bincount(groups[[position[s] for s in test["stimulus_id"].values]]).tolist() == [30, 30]
+    from sklearn.model_selection import train_test_split as sklearn_split
+
+    unstratified = fa.train_test_split(rep, test_size=0.25, seed=4, stratify=None)[1]
+    expected = np.sort(sklearn_split(np.arange(120), test_size=0.25, random_state=4)[1])
+    assert unstratified["stimulus_id"].values.tolist() == rep["stimulus_id"].values[expected].tolist()
+
+
+def test_train_test_split_test_fraction_is_deprecated():
+    rep = _rep(_labels({"a": 10, "b": 10}))
+    with pytest.warns(FutureWarning, match="test_fraction= is deprecated; use test_size="):
+        old = fa.train_test_split(rep, test_fraction=0.3, seed=2)
+    new = fa.train_test_split(rep, test_size=0.3, seed=2)
+    assert old[1]["stimulus_id"].values.tolist() == new[1]["stimulus_id"].values.tolist()
+    with pytest.raises(RepresentationError, match="give test_size= only"):
+        fa.train_test_split(rep, test_size=0.3, test_fraction=0.3)
+
+
+def test_train_test_split_bad_stratify():
+    rep = _rep(_labels({"a": 10, "b": 10}))
+    with pytest.raises(RepresentationError, match=re.escape("stratify has 3 values for 20 presentations")):
+        fa.train_test_split(rep, stratify=[0, 1, 0])
+    with pytest.raises(RepresentationError, match=re.escape("stratify='label' is not allowed")):
+        fa.train_test_split(rep, stratify="label")
+    with pytest.raises(RepresentationError, match="cannot stratify the split.*stratify=None"):
+        fa.train_test_split(rep, stratify=np.arange(20))
+
+
+@pytest.mark.parametrize("bad", [0, 1.0, 1.5, -0.2, 10, True, "0.2"])  # 10: every item of the 10
 def test_train_test_split_bad_fraction(bad):
     rep = _rep(_labels({"a": 5, "b": 5}))
-    with pytest.raises(RepresentationError, match=re.escape(f"test_fraction={bad!r} is not allowed")):
-        fa.train_test_split(rep, test_fraction=bad)
+    with pytest.raises(RepresentationError, match=re.escape(f"test_size={bad!r} is not allowed")):
+        fa.train_test_split(rep, test_size=bad)
 
 
 # ---------------------------------------------------------------------------------------------

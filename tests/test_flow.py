@@ -20,10 +20,35 @@ def test_conditional_path_endpoints_and_velocity():
     torch.testing.assert_close(ut, x1 - x0)
 
 
-def test_untrained_field_is_the_identity_map():
+def _output_layer(net):
+    """The velocity field's last linear layer (the one that starts at zero)."""
+    return [m for m in net.modules() if isinstance(m, torch.nn.Linear)][-1]
+
+
+def test_integrating_a_velocity_field_moves_points_by_its_velocity():
+    """With a constant output (last layer: weights 0, bias c) the flow is ``z(1) = z0 + c``; zero-initialised: the identity."""
     net = VelocityField(dim=5, cond_dim=2)
-    z0 = torch.randn(10, 5)
-    torch.testing.assert_close(integrate(net, z0, torch.randn(10, 2)), z0)
+    z0, cond = torch.randn(10, 5), torch.randn(10, 2)
+    torch.testing.assert_close(integrate(net, z0, cond), z0)  # as built: the last layer is zero
+    c = torch.tensor([1.0, -2.0, 0.5, 0.0, 3.0])
+    with torch.no_grad():
+        _output_layer(net).bias.copy_(c)
+    torch.testing.assert_close(integrate(net, z0, cond), z0 + c)
+    torch.testing.assert_close(integrate(net, z0, cond, method="rk4", steps=7, chunk=3), z0 + c)
+
+
+def test_velocity_field_reads_state_condition_and_time_per_item():
+    torch.manual_seed(0)
+    net = VelocityField(dim=4, cond_dim=3, hidden=32, depth=2)
+    torch.nn.init.normal_(_output_layer(net).weight)
+    t, x, cond = torch.rand(6), torch.randn(6, 4), torch.randn(6, 3)
+    v = net(t, x, cond)
+    assert v.shape == (6, 4)
+    for changed in (net(t, x + 1.0, cond), net(t, x, cond + 1.0), net((t + 0.3) % 1, x, cond)):
+        assert (changed - v).abs().min() > 1e-4  # every item's velocity depends on x, the condition and t
+    # items do not interact: an item's velocity is the same alone or in a batch
+    torch.testing.assert_close(net(t[2:3], x[2:3], cond[2:3]), v[2:3])
+    torch.testing.assert_close(net(t[0], x, cond), net(t[0].expand(6), x, cond))  # a scalar time is broadcast
 
 
 def test_integrate_solves_a_known_ode():

@@ -155,6 +155,7 @@ def test_report_parses_and_has_every_section(page, sweep_run):
     assert len(pngs(found["Training curves"])) == 1
     assert len(pngs(found["Coupling diagnostics"])) == 1
     assert re.search(r"\d+\.\d%\s+of the plan's mass pairs items of the same", section_text(soup, "Coupling diagnostics"))
+    assert "The plan shown is the full plan pairs are drawn from, restricted to" in section_text(soup, "Coupling diagnostics")
     rsa_decoding = section_text(soup, "RSA and decoding before and after alignment")
     for needle in ("rsa", "decoding", "transfer_decoding", "class means", "ci_low", "ci_high", "before", "after"):
         assert needle in rsa_decoding, needle

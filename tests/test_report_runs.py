@@ -10,7 +10,7 @@ import pytest
 import flowalign_nb as fa
 from flowalign_nb.cellstore import CellStore
 from flowalign_nb.cli import main
-from flowalign_nb.experiments import run_cell
+from flowalign_nb.experiments import masked_pair, run_cell
 from flowalign_nb.fitrun import fit_run
 from flowalign_nb.provenance import recording_inputs, representation_digest, sha256_file
 from flowalign_nb.results import save_sweep
@@ -52,6 +52,7 @@ def test_a_fit_folder_holds_config_results_weights_figures_and_provenance(fit_di
     assert (labels[:-1] <= labels[1:]).all()  # ordered by class
     assert plan.attrs["same_class_share"] == pytest.approx(1.0)  # exemplar pairs only same-class labelled items
     assert 0.15 < plan.attrs["chance_share"] < 0.25  # 5 balanced classes
+    assert plan.attrs["plan_kind"] == "full plan" and "random items" in plan.attrs["plan_source"]
     p = run.provenance
     assert set(p["files"]) == set(names) - {"provenance.json"}
     assert p["files"]["scores.csv"] == sha256_file(fit_dir / "scores.csv")
@@ -60,6 +61,31 @@ def test_a_fit_folder_holds_config_results_weights_figures_and_provenance(fit_di
     assert p["seeds"] == {"split": 1, "source_labels": 1, "target_labels": 1001, "flow": 1}
     assert p["device"]["type"] == "cpu" and p["packages"]["torch"].startswith("2.13.0")
     assert p["started"] <= p["ended"]
+
+
+@pytest.mark.parametrize("flow_options, kind", [({}, "full plan"),
+                                                 ({"coupling_options": {"full_plan_max": 100, "batch_size": 64}}, "training minibatch")])
+def test_a_fit_stores_the_plan_its_training_sampled_from(tmp_path, flow_options, kind):
+    """An ``ot`` fit: results.nc holds the full plan's restriction or the last minibatch's plan, and says which."""
+    folder = fit_run("synthetic", "ot+prototype", 0.2, 1, tmp_path / "fit", task_options=SMALL, flow_options={"steps": 5, **flow_options})
+    plan = load_run(folder).results["plan"]
+    assert plan.attrs["plan_kind"] == kind
+    aligner_options = {"steps": 5, "progress": False, **flow_options}
+    data = SyntheticTask(**SMALL).load(1)
+    src, tgt = masked_pair(data, 0.2, 1)
+    coupling = fa.FlowAligner("ot", "prototype", seed=1, **aligner_options).fit(src, tgt).coupling_
+    position_src = {s: i for i, s in enumerate(data.source["stimulus_id"].values)}
+    position_tgt = {s: i for i, s in enumerate(data.target["stimulus_id"].values)}
+    rows, cols = [position_src[s] for s in plan["source_id"].values], [position_tgt[s] for s in plan["target_id"].values]
+    if kind == "full plan":
+        expected = coupling.full_plan_.numpy()[np.ix_(rows, cols)]
+        np.testing.assert_allclose(plan.values, expected / expected.sum(), atol=1e-12)
+    else:  # the same seed trains the same way: the last minibatch is the one the fit run showed
+        batch_src, batch_tgt, batch_plan = coupling.last_minibatch_
+        assert plan.shape == (64, 64) and sorted(rows) == sorted(batch_src.tolist()) and sorted(cols) == sorted(batch_tgt.tolist())
+        assert plan.values.sum() == pytest.approx(1.0) and (plan.values > 0).sum() == 64  # a permutation plan
+    same = plan["source_label"].values[:, None] == plan["target_label"].values[None, :]
+    assert plan.attrs["same_class_share"] == pytest.approx(plan.values[same].sum() / plan.values.sum())
 
 
 def test_a_fit_scores_what_the_sweep_cell_scores(fit_dir):

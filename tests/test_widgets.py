@@ -8,6 +8,7 @@ import ipywidgets as W
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 import flowalign_nb.plugins as plugins_module
 from flowalign_nb import FlowAligner, make
@@ -218,6 +219,42 @@ def test_coupling_view_orders_by_class_and_reports_same_class_share():
         CouplingView(exemplar, target, source)
     with pytest.raises(ValueError, match="fitted aligner"):
         CouplingView(FlowAligner(), source, target)
+
+
+@pytest.mark.parametrize("options", [{}, {"full_plan_max": 100, "batch_size": 48}, {"full_plan_max": 100, "batch_size": 48, "blocks": True}],
+                         ids=["full plan", "minibatch", "blocked minibatch"])
+def test_coupling_view_shows_the_plan_training_sampled_from(options):
+    """An ``ot`` coupling: the view is the full plan's restriction, or the last training minibatch's plan."""
+    data = make("task", "synthetic", **SMALL).load(0)
+    source, target = masked_pair(data, 0.2, 0)
+    aligner = FlowAligner("ot", bridge="prototype", steps=2, batch_size=8, progress=False, device="cpu",
+                          coupling_options=options).fit(source, target)
+    coupling = aligner.coupling_
+    view = CouplingView(aligner, source, target, batch_size=40, seed=1)
+    position_src = {s: i for i, s in enumerate(source["stimulus_id"].values)}
+    position_tgt = {s: i for i, s in enumerate(target["stimulus_id"].values)}
+    rows = [position_src[s] for s in view.shown["source_id"].values]
+    cols = [position_tgt[s] for s in view.shown["target_id"].values]
+    if not options:
+        expected = coupling.full_plan_.numpy()[np.ix_(rows, cols)]
+        np.testing.assert_allclose(view.plan, expected / expected.sum(), atol=1e-12)
+        assert "full plan" in view.caption.value
+    else:
+        # an exact plan of a square uniform minibatch is a permutation: each shown row holds one pair
+        assert view.plan.shape == (40, 40) and "last training minibatch (48 x 48 items)" in view.caption.value
+        batch_src, batch_tgt, _ = coupling.last_minibatch_
+        assert set(rows) <= set(batch_src.tolist()) and set(cols) <= set(batch_tgt.tolist())
+        pairs = set(zip(*(b.tolist() for b in coupling.sample(4096, torch.Generator().manual_seed(0)))))
+        view = CouplingView(aligner, source, target, batch_size=48, seed=1)  # the new minibatch, whole
+        rows = [position_src[s] for s in view.shown["source_id"].values]
+        cols = [position_tgt[s] for s in view.shown["target_id"].values]
+        support = {(rows[i], cols[j]) for i, j in zip(*np.nonzero(view.plan))}
+        assert pairs <= support  # every pair training drew is a pair of the plan shown
+        assert view.plan.sum() == pytest.approx(1.0)
+    labels = view.shown["source_label"].values
+    assert (labels[:-1] <= labels[1:]).all()
+    same = view.shown["source_label"].values[:, None] == view.shown["target_label"].values[None, :]
+    assert view.share == pytest.approx(view.plan[same].sum() / view.plan.sum())
 
 
 def test_same_class_share():

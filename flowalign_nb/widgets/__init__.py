@@ -2,7 +2,7 @@
 
 ``AlignPanel`` trains a flow aligner on a registered task, or between two registered modalities of
 the user's stimuli, with live progress and scores;
-``CouplingView`` draws the transport plan of a minibatch ordered by class; ``ComparePanel`` runs
+``CouplingView`` draws the plan training sampled pairs from, ordered by class; ``ComparePanel`` runs
 the registered analyses before and after alignment; ``SweepPanel`` runs a label-fraction sweep.
 """
 

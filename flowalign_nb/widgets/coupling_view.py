@@ -1,43 +1,25 @@
-"""CouplingView: the transport plan of a minibatch as a heatmap ordered by class."""
+"""CouplingView: the plan training sampled pairs from, as a heatmap ordered by class."""
 
 from __future__ import annotations
 
 import ipywidgets as W
 import numpy as np
-import torch
 import xarray as xr
 
-from .figures import plan_figure, png
+from ..analysis.coupling_plan import same_class_share, training_plan_view
+from ..runplots import plot_plan
+from .figures import png
 
-
-def same_class_share(plan: np.ndarray, src_labels: np.ndarray, tgt_labels: np.ndarray) -> float:
-    """Share of a plan's mass on pairs whose ground-truth classes agree.
-
-    Parameters
-    ----------
-    plan : ndarray, (n_src, n_tgt)
-    src_labels : ndarray, (n_src,)
-    tgt_labels : ndarray, (n_tgt,)
-
-    Returns
-    -------
-    float
-        In [0, 1].
-    """
-    plan = np.asarray(plan, dtype=float)
-    if plan.shape != (len(src_labels), len(tgt_labels)):
-        raise ValueError(f"plan of shape {plan.shape} does not match {len(src_labels)} source and {len(tgt_labels)} target labels")
-    total = plan.sum()
-    if not total > 0:
-        raise ValueError(f"plan has no positive mass (total {total})")
-    same = np.asarray(src_labels)[:, None] == np.asarray(tgt_labels)[None, :]
-    return float(plan[same].sum() / total)
+__all__ = ["CouplingView", "same_class_share"]
 
 
 class CouplingView(W.VBox):
-    """The plan of a fitted aligner's coupling on a random minibatch, ordered by ground-truth class.
+    """The plan a fitted aligner's training sampled from, ordered by ground-truth class.
 
-    Ground-truth ``label`` coords are used only to order and score the picture, never by the fit.
+    The restriction of the coupling's full plan to random items when training drew every batch
+    from one, otherwise the plan of the last training minibatch (see
+    :func:`flowalign_nb.analysis.coupling_plan.training_plan_view`); the figure and caption say
+    which. Ground-truth ``label`` coords are used only to order and score the picture, never by the fit.
 
     Parameters
     ----------
@@ -46,16 +28,19 @@ class CouplingView(W.VBox):
     source, target : DataArray
         The training representations the aligner was fitted on, with ``label`` coords.
     batch_size : int
-        Items drawn from each space.
+        Items shown per space (at most; a smaller training minibatch is shown whole).
     seed : int
-        Seeds the minibatch; **Redraw** moves to the next seed.
+        Seeds which items are shown; **Redraw** moves to the next seed.
 
     Attributes
     ----------
-    plan : ndarray, (batch, batch)
-        The plan shown, rows and columns ordered by class.
+    plan : ndarray, (n_src, n_tgt)
+        The plan shown, rows and columns ordered by class, renormalised to sum 1.
+    shown : DataArray
+        The same plan with its items, labels and attrs (``plan_kind``, ``plan_source``,
+        ``same_class_share``, ``chance_share``), as a fit run's ``results.nc`` stores it.
     share : float
-        Its same-class mass share.
+        Its same-class mass share (NaN when the plan has no mass among the items shown).
     """
 
     def __init__(self, aligner, source: xr.DataArray, target: xr.DataArray, batch_size: int = 64, seed: int = 0):
@@ -78,18 +63,12 @@ class CouplingView(W.VBox):
         self.draw(seed)
 
     def draw(self, seed: int) -> float:
-        """Draw a new minibatch with ``seed``, show its plan and return its same-class share."""
+        """Show the training plan among the items ``seed`` picks and return its same-class share."""
         self.seed = seed
-        generator = torch.Generator().manual_seed(seed)
-        i_src = torch.randperm(self.source.sizes["presentation"], generator=generator)[: self.batch_size]
-        i_tgt = torch.randperm(self.target.sizes["presentation"], generator=generator)[: self.batch_size]
-        src_labels = self.source["label"].values[i_src.numpy()]
-        tgt_labels = self.target["label"].values[i_tgt.numpy()]
-        plan = self.coupling.plan(i_src, i_tgt).detach().cpu().numpy()
-        rows, cols = np.argsort(src_labels, kind="stable"), np.argsort(tgt_labels, kind="stable")
-        self.plan = plan[np.ix_(rows, cols)]
-        self.share = same_class_share(self.plan, src_labels[rows], tgt_labels[cols])
-        self.image.value = png(plan_figure(self.plan, src_labels[rows], tgt_labels[cols], self.share))
-        self.caption.value = (f"{len(rows)} x {len(cols)} items, seed {seed}: "
-                              f"<b>{self.share:.1%}</b> of the mass on same-class pairs")
+        self.shown = training_plan_view(self.coupling, self.source, self.target, size=self.batch_size, seed=seed)
+        self.plan, self.share = self.shown.values, self.shown.attrs["same_class_share"]
+        self.image.value = png(plot_plan(self.shown, "coupling plan"))
+        self.caption.value = (f"{self.shown.attrs['plan_source']}, seed {seed}: "
+                              f"<b>{self.share:.1%}</b> of the mass on same-class pairs "
+                              f"(independent pairing: {self.shown.attrs['chance_share']:.1%})")
         return self.share

@@ -24,20 +24,6 @@ def loss_figure(losses: np.ndarray) -> Figure:
     return fig
 
 
-def plan_figure(plan: np.ndarray, src_labels: np.ndarray, tgt_labels: np.ndarray, share: float) -> Figure:
-    """Heatmap of a plan whose rows and columns are already ordered by class, with class boundaries."""
-    fig = Figure(figsize=(4.5, 4))
-    ax = fig.add_subplot()
-    image = ax.imshow(plan, cmap="viridis", aspect="auto", interpolation="nearest")
-    fig.colorbar(image, ax=ax, label="mass")
-    for labels, line in ((src_labels, ax.axhline), (tgt_labels, ax.axvline)):
-        for edge in np.flatnonzero(labels[1:] != labels[:-1]):
-            line(edge + 0.5, color="white", lw=0.6)
-    ax.set(xlabel="target items (by class)", ylabel="source items (by class)",
-           title=f"same-class mass {share:.1%}")
-    return fig
-
-
 def before_after_figure(scores) -> Figure:
     """Bars of each metric before and after alignment, from a score table (method, metric, value)."""
     table = scores[scores["method"].isin(["before alignment", "flow (aligned)"])]

@@ -2,9 +2,10 @@
 
 import numpy as np
 import pytest
+import rsatoolbox
 from flowalign_neural.it_to_cnn import ITToCNNTask, split_per_class
 from flowalign_neural.kriegeskorte_task import Kriegeskorte92ITToEffNetTask
-from flowalign_neural.similarity import correlation_rdm, rsa_spearman
+from scipy.io import loadmat
 from scipy.spatial.distance import squareform
 
 import flowalign_nb as fa
@@ -28,11 +29,15 @@ def test_it_to_cnn_sweep(tmp_path):
     assert data.source.shape == (80, 168) and data.target.shape == (80, 256) and data.source_test.shape == (40, 168)
     assert not set(data.source["stimulus_id"].values) & set(data.target["stimulus_id"].values)
     assert data.source.attrs["modality"] == "simulated_it" and set(data.source["region"].values) == {"IT"}
-    table = fa.sweep(task, fractions=[1.0], seeds=[0], methods=["exemplar", "end_to_end", "ceiling"], flow_options=FLOW, progress=False)
+    table = fa.sweep(task, fractions=[1.0], seeds=[0], methods=["exemplar", "independent", "end_to_end", "ceiling"], flow_options=FLOW,
+                     progress=False)
     assert (table["error"] == "").all(), table["error"].tolist()
     score = table.set_index("method")["value"]
     assert score["ceiling"] > 0.9  # the trained CNN on its own features of held-out digits
-    assert score["end_to_end"] > 0.3 and score["exemplar"] > 0.2  # chance is 0.1
+    # 40 held-out items, chance 0.1: more than 17 right has binomial p = 1.3e-8. Measured (seeds 0, 1, 2): exemplar 0.600, 0.575,
+    # 0.625; independent pairs 0.175, 0.050, 0.100; end_to_end 0.675, 0.675, 0.725
+    assert score["end_to_end"] > 0.45 and score["exemplar"] > 0.45
+    assert score["exemplar"] > score["independent"] + 0.25  # the class-matched pairs, not the flow alone, carry the class
 
 
 def test_kriegeskorte92_task_folds_rsa_and_sweep(kriegeskorte_folder):
@@ -45,10 +50,14 @@ def test_kriegeskorte92_task_folds_rsa_and_sweep(kriegeskorte_folder):
     table = fa.sweep(task, fractions=[1.0], seeds=[0], methods=["exemplar", "gw", "end_to_end", "ceiling"], flow_options=FLOW, progress=False)
     assert (table["error"] == "").all(), table["error"].tolist()
     assert set(table["metric"]) == {"accuracy", "rsa_before", "rsa_after"}
-    # before alignment: the real monkey IT RDM of the held-out images against the block's RDM
+    # before alignment: the real monkey IT RDM of the held-out images against the block's RDM, computed here
+    # from the published file and by rsatoolbox (correlation-distance RDM, Spearman comparison)
     index = [int(s[4:]) for s in data.source_test["stimulus_id"].values]
-    monkey = task.source_modality.matrix[np.ix_(index, index)]
-    expected = rsa_spearman(squareform(monkey), correlation_rdm(data.extra["target_test"].values))
+    published = loadmat(kriegeskorte_folder / "Kriegeskorte_Neuron2008_supplementalData.mat", squeeze_me=True, struct_as_record=False)
+    monkey = np.asarray(published["RDMs_mIT_hIT_fig1"][0].RDM, np.float64)
+    monkey = (squareform(monkey) if monkey.ndim == 1 else monkey)[np.ix_(index, index)]
+    block = rsatoolbox.rdm.calc_rdm(rsatoolbox.data.Dataset(data.extra["target_test"].values), method="correlation")
+    expected = float(rsatoolbox.rdm.compare(rsatoolbox.rdm.RDMs(monkey[None]), block, method="spearman")[0, 0])
     assert table[table["metric"] == "rsa_before"]["value"].to_numpy() == pytest.approx([expected] * 2, abs=1e-9)
     accuracy = table[table["metric"] == "accuracy"].set_index("method")["value"]
     assert accuracy["ceiling"] > 0.5  # 6 categories; the largest holds 25 % of the images
