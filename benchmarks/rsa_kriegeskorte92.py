@@ -1,6 +1,6 @@
 """Monkey IT vs human IT on the Kriegeskorte 92-image set, against the human-IT noise ceiling.
 
-Reads ``../shared/data/kriegeskorte92`` (Kriegeskorte et al. 2008; monkey IT from Kiani et al. 2007,
+Reads the 92-image files shipped with ``flowalign_neural`` (or ``$FLOWALIGN_KRIEGESKORTE92``; Kriegeskorte et al. 2008; monkey IT from Kiani et al. 2007,
 674 neurons; human IT fMRI, 4 subjects x 2 sessions = 8 RDMs), compares the monkey-IT RDM with the
 8 human-IT RDMs by ``fa.rsa`` (bootstrap over the 92 stimuli) for each comparison method, and reports
 the noise ceiling of the human RDMs. Writes ``benchmarks/rsa_kriegeskorte92.json`` and prints a table;
@@ -20,8 +20,8 @@ from rsatoolbox.rdm import RDMs
 
 import flowalign_nb as fa
 from flowalign_nb.analysis.plots import plot_bars, plot_rdm
+from flowalign_neural.kriegeskorte import kriegeskorte92_folder
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "kriegeskorte92"
 
 
 def load(folder: Path) -> tuple[RDMs, RDMs]:
@@ -45,7 +45,7 @@ def main():
     parser.add_argument("--bootstrap", type=int, default=1000)
     parser.add_argument("--figures", type=Path, default=None, help="folder for PNG figures (optional)")
     args = parser.parse_args()
-    monkey, human = load(DATA)
+    monkey, human = load(kriegeskorte92_folder())
     results = {c: fa.rsa(monkey, human, method=c, bootstrap=args.bootstrap, seed=0) for c in ("spearman", "tau-a", "pearson")}
     table = pd.concat([r.table for r in results.values()], ignore_index=True)
     table["share_of_lower_ceiling"] = table["value"] / table["noise_ceiling_lower"]

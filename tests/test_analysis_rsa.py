@@ -1,7 +1,5 @@
 """RSA and RDMs: parity with rsatoolbox called directly, known answers, the 92-image noise ceiling, errors."""
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import scipy.io
@@ -16,7 +14,6 @@ from scipy.stats import ortho_group
 import flowalign_nb as fa
 from flowalign_nb.analysis.inputs import NotApplicableError
 
-K92 = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "kriegeskorte92"
 RSATOOLBOX_NAME = {"spearman": "spearman", "tau-a": "tau-a", "pearson": "corr", "cosine": "cosine"}
 
 
@@ -176,9 +173,10 @@ def test_rsa_with_unrelated_noise_is_near_zero_with_a_ci_covering_zero():
 
 @pytest.fixture(scope="module")
 def k92():
-    if not (K92 / "92_brainRDMs.mat").is_file():
-        pytest.skip(f"the Kriegeskorte 92-image data is not at {K92} (see DESIGN.md: ../shared/data/kriegeskorte92)")
-    read = lambda name: scipy.io.loadmat(K92 / name, squeeze_me=True, struct_as_record=False)
+    """The 92-image files shipped with the flowalign_neural plugin (or ``$FLOWALIGN_KRIEGESKORTE92``), read by scipy."""
+    plugin = pytest.importorskip("flowalign_neural.kriegeskorte", reason="the flowalign_neural plugin ships the 92-image files")
+    folder = plugin.kriegeskorte92_folder()
+    read = lambda name: scipy.io.loadmat(folder / name, squeeze_me=True, struct_as_record=False)
     supplement = read("Kriegeskorte_Neuron2008_supplementalData.mat")
     patterns = {"stimulus_id": [f"img{i:02d}" for i in range(92)], "label": [s.category for s in supplement["stimuli_92objs"]]}
     human = read("92_brainRDMs.mat")["RDMs"].ravel()

@@ -1,6 +1,7 @@
 """The Kriegeskorte et al. (2008) 92-image set: real monkey and human IT dissimilarities.
 
-Files (from the rsatoolbox repository, ``demos/92imageData``; checked by SHA-256 on load):
+Files (from the rsatoolbox repository, ``demos/92imageData``; shipped with this package in
+``flowalign_neural/data/kriegeskorte92`` with their MIT licence and ``PROVENANCE.md``; checked by SHA-256 on load):
 
 ``Kriegeskorte_Neuron2008_supplementalData.mat``
     ``stimuli_92objs`` (92 images, 175 x 175 x 3 uint8, their category and the flags ``human``,
@@ -38,7 +39,7 @@ from .mds import classical_mds
 from .recording import restrict
 
 ENV_VAR = "FLOWALIGN_KRIEGESKORTE92"
-DEFAULT_FOLDER = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "kriegeskorte92"
+PACKAGED_FOLDER = Path(__file__).resolve().with_name("data") / "kriegeskorte92"
 FILES = {
     "Kriegeskorte_Neuron2008_supplementalData.mat": "06f21214399a5d43dc264eed19a7f4b8daf11c8622a59eec3e106064ce5e3504",
     "92_brainRDMs.mat": "1743f90a15e895798a94318649e80e1123a7e5943a1703fa1dd7c31ea5780b7c",
@@ -53,7 +54,7 @@ class Kriegeskorte92Error(FileNotFoundError):
 
 
 def kriegeskorte92_folder(folder=None) -> Path:
-    """The data folder: ``folder`` if given, else ``$FLOWALIGN_KRIEGESKORTE92``, else ``../shared/data/kriegeskorte92`` of the repository.
+    """The data folder: ``folder`` if given, else ``$FLOWALIGN_KRIEGESKORTE92``, else the copy shipped with this package.
 
     Raises
     ------
@@ -65,7 +66,7 @@ def kriegeskorte92_folder(folder=None) -> Path:
     elif os.environ.get(ENV_VAR):
         chosen, how = Path(os.environ[ENV_VAR]).expanduser(), f"${ENV_VAR}"
     else:
-        chosen, how = DEFAULT_FOLDER, f"the default (no folder= and no ${ENV_VAR})"
+        chosen, how = PACKAGED_FOLDER, f"the copy shipped with flowalign_neural (no folder= and no ${ENV_VAR})"
     missing = [name for name in FILES if not (chosen / name).is_file()]
     if missing:
         raise Kriegeskorte92Error(

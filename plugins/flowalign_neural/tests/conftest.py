@@ -1,20 +1,13 @@
-import os
-from pathlib import Path
-
 import numpy as np
 import pytest
 import xarray as xr
-
-SHARED_92 = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "kriegeskorte92"
+from flowalign_neural.kriegeskorte import kriegeskorte92_folder
 
 
 @pytest.fixture(scope="session")
 def kriegeskorte_folder():
-    """The real 92-image files: $FLOWALIGN_KRIEGESKORTE92 or ../shared/data/kriegeskorte92 of the repository."""
-    folder = Path(os.environ.get("FLOWALIGN_KRIEGESKORTE92") or SHARED_92)
-    if not (folder / "Kriegeskorte_Neuron2008_supplementalData.mat").is_file():
-        pytest.skip(f"the Kriegeskorte 92-image data is absent from {folder} (set FLOWALIGN_KRIEGESKORTE92 or provide ../shared)")
-    return folder
+    """The real 92-image files: $FLOWALIGN_KRIEGESKORTE92 if set, else the copy shipped with flowalign_neural."""
+    return kriegeskorte92_folder()
 
 
 def _make_assembly(n_stimuli=6, n_repetitions=3, n_it=4, n_v4=3, time_bins=((70, 170),), seed=0):

@@ -1,12 +1,19 @@
-"""The real Kriegeskorte 92-image data: stimuli, RDMs, checks, and MDS representations (skips without ../shared)."""
+"""The real Kriegeskorte 92-image data: stimuli, RDMs, checks, and MDS representations (the copy shipped with the package)."""
 
+import hashlib
 import shutil
+import subprocess
+import sys
+import zipfile
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
+import flowalign_neural
 import pytest
 from flowalign_neural import classical_mds, load_kriegeskorte92
-from flowalign_neural.kriegeskorte import ENV_VAR, Kriegeskorte92Error, Kriegeskorte92Modality
+from flowalign_neural.kriegeskorte import (FILES, SOURCE, ENV_VAR, Kriegeskorte92Error, Kriegeskorte92Modality,
+                                           kriegeskorte92_folder)
 from flowalign_neural.similarity import correlation_rdm, rsa_spearman
 from scipy.spatial.distance import pdist, squareform
 
@@ -80,3 +87,47 @@ def test_folder_env_var_missing_and_altered_files(kriegeskorte_folder, tmp_path,
         fh.write(bytes([byte[0] ^ 0xFF]))
     with pytest.raises(Kriegeskorte92Error, match="92_behavRDMs.mat has SHA-256 .*, expected 7a8e118c"):
         load_kriegeskorte92()
+
+
+# --- the copy shipped with the package ----------------------------------------------------------
+
+
+def test_the_default_folder_is_the_packaged_copy_even_with_shared_hidden(monkeypatch):
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    monkeypatch.setenv("FLOWALIGN_NO_SHARED", "1")
+    package = Path(flowalign_neural.__file__).resolve().parent
+    assert kriegeskorte92_folder() == package / "data" / "kriegeskorte92"
+    assert load_kriegeskorte92().rdm("monkey_it").shape == (92, 92)
+
+
+def test_the_packaged_files_have_their_licence_and_provenance():
+    folder = Path(flowalign_neural.__file__).resolve().parent / "data" / "kriegeskorte92"
+    provenance = (folder / "PROVENANCE.md").read_text()
+    licence = (folder / "LICENSE-rsatoolbox").read_text()
+    assert licence.startswith("MIT License") and "rsatoolbox authors" in licence
+    for part in ("rsagroup/rsatoolbox", "demos/92imageData", "f1f83cadb7243492a1aae7460466e0f0140b20ac"):
+        assert part in provenance and part in SOURCE
+    for name, digest in FILES.items():  # the digests in code and in PROVENANCE.md are those of the files shipped
+        assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest
+        assert f"| {name} | {(folder / name).stat().st_size} | {digest} |" in provenance
+
+
+def test_folder_wins_over_the_env_var_which_wins_over_the_packaged_copy(kriegeskorte_folder, tmp_path, monkeypatch):
+    for f in kriegeskorte_folder.glob("*.mat"):
+        shutil.copy(f, tmp_path / f.name)
+    monkeypatch.setenv(ENV_VAR, str(tmp_path))
+    assert kriegeskorte92_folder() == tmp_path
+    assert kriegeskorte92_folder(kriegeskorte_folder) == kriegeskorte_folder
+
+
+def test_the_wheel_ships_the_files_licence_and_provenance(tmp_path):
+    plugin = Path(flowalign_neural.__file__).resolve().parents[1]
+    source = tmp_path / "source"  # a copy, so the build writes nothing into the checkout
+    shutil.copytree(plugin / "flowalign_neural", source / "flowalign_neural", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(plugin / "pyproject.toml", source / "pyproject.toml")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+                    "--wheel-dir", str(tmp_path), str(source)], check=True, cwd=tmp_path)
+    (wheel,) = tmp_path.glob("flowalign_neural-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    expected = {f"flowalign_neural/data/kriegeskorte92/{name}" for name in [*FILES, "LICENSE-rsatoolbox", "PROVENANCE.md"]}
+    assert expected <= names, sorted(expected - names)
