@@ -178,6 +178,8 @@ class PlanCoupling(Coupling):
     """
 
     default_full_plan_max = 2048
+    #: old option names, still accepted with a FutureWarning (hidden from option listings)
+    deprecated_options = ("batch_size",)
     #: float64 arrays of the plan's size alive while solving (cost, plan, solver temporaries)
     plan_copies = 4
 
