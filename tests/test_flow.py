@@ -191,3 +191,28 @@ def test_time_embedding_is_smooth_over_an_ode_step_and_matches_its_formula():
     torch.testing.assert_close(emb(torch.tensor([0.3]))[0], expected)
     with pytest.raises(ValueError, match=r"max_frequency=0.1 is not allowed"):
         SinusoidalTimeEmbedding(8, max_frequency=0.1)
+
+
+def test_trainer_ema_equals_averaged_model_update_parameters():
+    """The trainer's one-lerp EMA step gives AveragedModel.update_parameters' weights exactly, step by step."""
+    import copy
+
+    from torch.optim.swa_utils import AveragedModel
+
+    from flowalign_nb.flow.train import ema_with_warmup
+
+    torch.manual_seed(0)
+    net = VelocityField(3, hidden=16, depth=2)
+    trainer = FlowTrainer(net, steps=12, progress=False, sigma=0.1, ema_decay=0.9)
+    reference = AveragedModel(copy.deepcopy(net), multi_avg_fn=ema_with_warmup(0.9), use_buffers=True)
+    update = trainer._update_ema
+
+    def both(ema, params, count):
+        reference.update_parameters(trainer.net)
+        return update(ema, params, count)
+
+    trainer._update_ema = both
+    trainer.run(lambda g: (lambda x: (x, x + 1, None))(torch.randn(32, 3, generator=g)))
+    for ours, theirs in zip(trainer.ema.state_dict().values(), reference.state_dict().values()):
+        assert torch.equal(ours, theirs)
+    assert int(trainer.ema.n_averaged) == 12
