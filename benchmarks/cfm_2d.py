@@ -239,8 +239,9 @@ def summarise(rows: list[dict]) -> list[dict]:
 
 
 def markdown(summary: list[dict], command: str) -> str:
+    commands = " and ".join(f"`{c.strip()}`" for c in command.split(";"))
     lines = [
-        f"Command: `{command}`", "",
+        f"Command(s): {commands}", "",
         "| task | method | W2 (mean ± std) | NPE | fit s | x tcfm-ot time | steps/s | W2 @ Euler " + " / ".join(map(str, ODE_STEPS)) + " |",
         "|---|---|---|---|---|---|---|---|",
     ]
@@ -263,7 +264,20 @@ def main(argv=None) -> int:
     parser.add_argument("--width", type=int, default=64)
     parser.add_argument("--out", type=Path, default=None, help="JSON with every run and the summary")
     parser.add_argument("--markdown", type=Path, default=None)
+    parser.add_argument("--combine", nargs="+", type=Path, default=None,
+                        help="only summarise the runs of these JSON files (e.g. tasks run in two processes) into --out / --markdown")
     args = parser.parse_args(argv)
+    if args.combine:
+        parts = [json.loads(path.read_text()) for path in args.combine]
+        rows = [row for part in parts for row in part["runs"]]
+        command = "; ".join(part["command"] for part in parts)
+        if args.out is not None:
+            _write(args.out, rows, command)
+        table = markdown(summarise(rows), command)
+        print(table)
+        if args.markdown is not None:
+            args.markdown.write_text(table)
+        return 0
     if args.epochs < 1 or args.batch < 1 or args.width < 1:
         parser.error(f"--epochs, --batch and --width must be >= 1, got {args.epochs}, {args.batch}, {args.width}")
     command = "python benchmarks/cfm_2d.py " + " ".join(argv if argv is not None else sys.argv[1:])

@@ -180,8 +180,10 @@ class FlowAligner(BaseAligner):
     prefetch : {"auto"} or bool or int
         Draw batches (their coupling plans included) in background threads while the network
         trains; same pairs and result as without (see :class:`FlowTrainer`). ``"auto"``: when the
-        coupling solves a plan per minibatch, as many draws in flight as there are CPU cores
-        available to this process (at most 4), else none; ``True``: one; an integer: that many.
+        coupling solves a plan per minibatch and torch runs on fewer threads than there are CPU
+        cores (e.g. ``OMP_NUM_THREADS=1``, the Makefile's default), as many draws in flight as
+        there are cores available to this process (at most 4), else none (with torch on every core,
+        prefetch cost 12 % in ``make bench``'s loop); ``True``: one; an integer: that many.
 
     Attributes
     ----------
@@ -322,7 +324,8 @@ class FlowAligner(BaseAligner):
             return int(self.prefetch)
         per_minibatch = getattr(self.coupling_, "full_plan_", "none") is None  # a plan coupling without a full plan
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        return min(cores, 4) if per_minibatch else 0
+        idle = torch.get_num_threads() < cores  # torch leaves cores to the plan threads
+        return min(cores, 4) if per_minibatch and idle else 0
 
     def _fingerprint(self, source, target) -> dict:
         """What a checkpoint must match to be resumed: the settings that shape training and the data."""
