@@ -73,6 +73,7 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--fraction", type=float, default=0.05)
     parser.add_argument("--steps", type=int, default=800)
+    parser.add_argument("--flows", nargs="+", default=list(FLOWS), choices=list(FLOWS))
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     command = "python benchmarks/linear_start.py " + " ".join(argv if argv is not None else sys.argv[1:])
@@ -81,14 +82,15 @@ def main(argv=None) -> int:
         for seed in args.seeds:
             source, target, source_test = make_pair(pair, seed, args.fraction)
             methods = {"ridge": fa.RidgeAligner(), "procrustes": fa.ProcrustesAligner()}
-            for flow, (coupling, bridge) in FLOWS.items():
+            for flow in args.flows:
+                coupling, bridge = FLOWS[flow]
                 for init in INITS:
                     methods[flow + ("" if init is None else f" init={init}")] = fa.FlowAligner(
                         coupling=coupling, bridge=bridge, init=init, steps=args.steps, seed=seed, progress=False, device="cpu")
             for name, aligner in methods.items():
                 start = time.perf_counter()
                 moved = aligner.fit(source, target).transform(source_test)
-                score = fa.transfer_decode(moved, target).value
+                score = fa.transfer_decode(moved, target).table["value"].iloc[0]
                 rows.append({"pair": pair, "seed": seed, "method": name, "accuracy": float(score), "fit_s": time.perf_counter() - start})
                 print(rows[-1], flush=True)
                 if args.out is not None:
