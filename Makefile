@@ -38,7 +38,14 @@ clean:
 
 # Performance suite (issue #10; benchmarks/perf_suite.py): writes benchmarks/results.json and results.md.
 # torchcfm is only the comparison baseline; --no-deps so it cannot pull a CUDA torch. BENCH_ARGS=--quick for a short run.
-.PHONY: bench
+.PHONY: bench bench-2d
 bench: setup
 	$(BIN)/pip install --quiet --no-deps torchcfm
 	$(BIN)/python benchmarks/perf_suite.py $(BENCH_ARGS)
+
+# TorchCFM's own 2-D benchmark side by side with our label-free couplings (issue 17; benchmarks/cfm_2d.py).
+# Defaults: TorchCFM's full protocol (4 tasks x 5 seeds x 1000 epochs: days on 2 CPU cores);
+# BENCH_2D_ARGS="--epochs 50 --seeds 42 43" is the reduced protocol of benchmarks/results.md.
+bench-2d: setup
+	$(BIN)/pip install --quiet --no-deps torchcfm
+	$(BIN)/python benchmarks/cfm_2d.py --out benchmarks/cfm_2d.json --markdown benchmarks/cfm_2d.md $(BENCH_2D_ARGS)

@@ -85,7 +85,9 @@ def main(argv=None):
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=2, default=str))
-    (out / "results.md").write_text(report.markdown(results))
+    cfm_2d = HERE / "cfm_2d.md"  # the TorchCFM 2-D benchmark (benchmarks/cfm_2d.py, `make bench-2d`) keeps its section
+    section = f"\n## TorchCFM 2-D benchmark (benchmarks/cfm_2d.py)\n\n{cfm_2d.read_text()}" if cfm_2d.exists() else ""
+    (out / "results.md").write_text(report.markdown(results) + section)
     print(report.markdown(results))
     print(f"written {out / 'results.json'} and {out / 'results.md'} in {results['seconds']:.0f} s")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .data import DIMS, Latents, RepresentationError, standardise_pair, validate
 from .flow import FlowTrainer, VelocityField, integrate
+from .linear_start import INITS, linear_start
 from .plugins import get_registry, make
 from .safeio import SavedFileError, atomic_folder, read_json, read_tensors, recover_folder, write_json, write_tensors
 
@@ -127,7 +129,8 @@ class FlowAligner(BaseAligner):
     steps : int
         Training steps.
     batch_size : int
-        Pairs per training step.
+        Pairs per training step. A coupling that solves minibatch plans solves them among
+        ``batch_size`` items per side unless its own ``plan_size`` is set.
     seed : int
         Seeds network initialisation, pair sampling, path noise and (``conditional``) transport noise.
     device : str, torch.device or None
@@ -148,6 +151,18 @@ class FlowAligner(BaseAligner):
         ``x0 ~ N(0, I_{d_tgt})``, conditioned on the source point, ``v(t, z | x)``; it suits
         one-to-many couplings and spaces of very different dimension, and its output is a sample
         (seeded by ``seed``).
+    condition : {"auto", True, False}
+        Whether the velocity (``dim_handling="pad"``) also sees the source point, ``v(t, x_t | x)``.
+        ``"auto"``: only when the coupling or bridge uses labels. The condition helps with few
+        labels (a held-out item's class need not be recognised from ``x_t`` alone;
+        ``benchmarks/dim_handling.py``), but with a label-free plan that pairs one source item with
+        several targets (``independent``, ``sinkhorn``) it makes the learnt path head for the mean
+        of a source item's partners, ``E[x1 | x0]``, and the output collapses towards it
+        (``benchmarks/cfm_2d.py``). ``"conditional"`` always conditions.
+    init : {None, "ridge", "procrustes"}
+        Linear start (``dim_handling="pad"``; needs labels): the flow transports ``x0 = x W + b``,
+        a ridge or Procrustes map fit on the labelled items (:mod:`flowalign_nb.linear_start`), so
+        an untrained flow is the linear map and training refines it.
     sigma : float
         Width of the CFM path, ``x_t = (1 - t) x0 + t x1 + sigma eps``.
     hidden, depth, time_dim : int
@@ -163,9 +178,13 @@ class FlowAligner(BaseAligner):
     checkpoint_every : int
     progress : bool
         tqdm.auto progress bar during training.
-    prefetch : bool
-        Draw the next batch (its coupling plan included) in a background thread during each
-        training step; same pairs and result as without (see :class:`FlowTrainer`).
+    prefetch : {"auto"} or bool or int
+        Draw batches (their coupling plans included) in background threads while the network
+        trains; same pairs and result as without (see :class:`FlowTrainer`). ``"auto"``: when the
+        coupling solves a plan per minibatch and torch runs on fewer threads than there are CPU
+        cores (e.g. ``OMP_NUM_THREADS=1``, the Makefile's default), as many draws in flight as
+        there are cores available to this process (at most 4), else none (with torch on every core,
+        prefetch cost 12 % in ``make bench``'s loop); ``True``: one; an integer: that many.
     classes : {"all", "shared"}
         ``"all"`` (default): a class labelled in one space and not in the other stops the fit with
         an error. ``"shared"``: align on the classes labelled in both; the items labelled with
@@ -183,9 +202,10 @@ class FlowAligner(BaseAligner):
     """
 
     def __init__(self, coupling="exemplar", bridge=None, steps=2000, batch_size=256, seed=0, device=None, *,
-                 coupling_options=None, bridge_options=None, dim_handling="pad", sigma=0.1, hidden=256, depth=3,
-                 time_dim=64, lr=1e-3, weight_decay=1e-5, ema_decay=0.995, grad_clip=1.0, ode_method="midpoint",
-                 ode_steps=20, checkpoint_dir=None, checkpoint_every=500, progress=True, prefetch=False, classes="all"):
+                 coupling_options=None, bridge_options=None, dim_handling="pad", condition="auto", init=None, sigma=0.1,
+                 hidden=256, depth=3, time_dim=64, lr=1e-3, weight_decay=1e-5, ema_decay=0.995, grad_clip=1.0,
+                 ode_method="midpoint", ode_steps=20, checkpoint_dir=None, checkpoint_every=500, progress=True,
+                 prefetch="auto", classes="all"):
         self.coupling = coupling
         self.bridge = bridge
         self.steps = steps
@@ -195,6 +215,8 @@ class FlowAligner(BaseAligner):
         self.coupling_options = coupling_options
         self.bridge_options = bridge_options
         self.dim_handling = dim_handling
+        self.condition = condition
+        self.init = init
         self.sigma = sigma
         self.hidden = hidden
         self.depth = depth
@@ -219,6 +241,14 @@ class FlowAligner(BaseAligner):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"{name}={value!r} is not allowed; it must be a positive integer")
+        if self.condition not in ("auto", True, False):
+            raise ValueError(f"condition={self.condition!r} is not allowed; choose 'auto', True or False")
+        if self.init is not None and self.init not in INITS:
+            raise ValueError(f"init={self.init!r} is not allowed; choose None or one of {INITS}")
+        if self.init is not None and self.dim_handling != "pad":
+            raise ValueError(f"init={self.init!r} needs dim_handling='pad' (the flow transports the mapped source point)")
+        if not (self.prefetch == "auto" or isinstance(self.prefetch, (bool, int, np.integer)) and self.prefetch >= 0):
+            raise ValueError(f"prefetch={self.prefetch!r} is not allowed; use 'auto', True/False or a number of draws in flight >= 0")
         if not self.sigma >= 0:
             raise ValueError(f"sigma={self.sigma!r} is not allowed; it must be >= 0")
         for kind, value in (("coupling", self.coupling), ("bridge", self.bridge)):
@@ -257,39 +287,54 @@ class FlowAligner(BaseAligner):
         self._check_params()
         bridge = None if self.bridge is None else self._build("bridge", self.bridge, self.bridge_options)
         coupling = self._build("coupling", self.coupling, self.coupling_options)
-        need_labels = getattr(coupling, "needs_labels", False) or (bridge is not None and getattr(bridge, "needs_labels", True))
-        src, tgt = self._fit_spaces(source, target, need_labels=need_labels)
+        labels_used = getattr(coupling, "needs_labels", False) or (bridge is not None and getattr(bridge, "needs_labels", True))
+        src, tgt = self._fit_spaces(source, target, need_labels=labels_used or self.init is not None)
         self.bridge_ = None if bridge is None else bridge.fit(src, tgt)
         self.coupling_ = coupling.fit(src, tgt, bridge=self.bridge_)
 
         device = resolve_device(self.device)
-        self.net_dim_ = max(src.dim, tgt.dim) if self.dim_handling == "pad" else tgt.dim
-        cond_dim = src.dim
+        pad = self.dim_handling == "pad"
+        self.conditioned_ = not pad or (labels_used if self.condition == "auto" else bool(self.condition))
+        if self.init is not None:
+            self.init_weight_, self.init_bias_ = linear_start(self.init, src, tgt)
+        start = src.x if self.init is None else src.x @ self.init_weight_ + self.init_bias_
+        self.net_dim_ = max(start.shape[1], tgt.dim) if pad else tgt.dim
+        cond_dim = src.dim if self.conditioned_ else 0
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
             net = VelocityField(self.net_dim_, cond_dim, self.hidden, self.depth, self.time_dim)
         cond, xt = src.x.to(device), tgt.x.to(device)
-        xs = _pad(cond, self.net_dim_) if self.dim_handling == "pad" else None
-        xt = _pad(xt, self.net_dim_) if self.dim_handling == "pad" else xt
+        xs = _pad(start.to(device), self.net_dim_) if pad else None
+        xt = _pad(xt, self.net_dim_) if pad else xt
 
         def draw_batch(generator):
             i_src, i_tgt = self.coupling_.sample(self.batch_size, generator)
             i_src, i_tgt = i_src.to(device), i_tgt.to(device)
-            if self.dim_handling == "pad":
-                return xs[i_src], xt[i_tgt], cond[i_src]
+            c = cond[i_src] if self.conditioned_ else None
+            if pad:
+                return xs[i_src], xt[i_tgt], c
             noise = torch.randn(self.batch_size, tgt.dim, generator=generator).to(device)
-            return noise, xt[i_tgt], cond[i_src]
+            return noise, xt[i_tgt], c
 
         trainer = FlowTrainer(
             net, self.steps, lr=self.lr, weight_decay=self.weight_decay, ema_decay=self.ema_decay,
             grad_clip=self.grad_clip, sigma=self.sigma, seed=self.seed, device=device,
             checkpoint_dir=self.checkpoint_dir, checkpoint_every=self.checkpoint_every, progress=self.progress,
-            fingerprint=self._fingerprint(src, tgt), prefetch=self.prefetch,
+            fingerprint=self._fingerprint(src, tgt), prefetch=self._prefetch_workers(),
         ).run(draw_batch, resume=resume, should_stop=should_stop)
         self.net_ = trainer.ema.module.eval()
         self.history_ = trainer.losses.numpy().copy()
         self.device_ = device
         return self
+
+    def _prefetch_workers(self) -> int:
+        """Draws in flight (see ``prefetch``): ``"auto"`` uses the available cores for minibatch plans."""
+        if self.prefetch != "auto":
+            return int(self.prefetch)
+        per_minibatch = getattr(self.coupling_, "full_plan_", "none") is None  # a plan coupling without a full plan
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        idle = torch.get_num_threads() < cores  # torch leaves cores to the plan threads
+        return min(cores, 4) if per_minibatch and idle else 0
 
     def _fingerprint(self, src: Latents, tgt: Latents) -> dict:
         """What a checkpoint must match to be resumed: every option that changes training, and the data.
@@ -335,12 +380,14 @@ class FlowAligner(BaseAligner):
         """
         check_fitted(self, "net_")
         x = torch.as_tensor(self._standardised_source(source), dtype=torch.float32, device=self.device_)
+        cond = x if getattr(self, "conditioned_", True) else None
         if self.dim_handling == "pad":
-            moved = integrate(self.net_, _pad(x, self.net_dim_), x, self.ode_method, self.ode_steps)[:, : self.n_features_out_]
+            start = x if self.init is None else x @ self.init_weight_.to(x.device) + self.init_bias_.to(x.device)
+            moved = integrate(self.net_, _pad(start, self.net_dim_), cond, self.ode_method, self.ode_steps)[:, : self.n_features_out_]
         else:
             generator = torch.Generator().manual_seed(self.seed + 2)
             noise = torch.randn(x.shape[0], self.n_features_out_, generator=generator).to(self.device_)
-            moved = integrate(self.net_, noise, x, self.ode_method, self.ode_steps)
+            moved = integrate(self.net_, noise, cond, self.ode_method, self.ode_steps)
         return self._in_target_space(moved.cpu().numpy().astype(np.float64), source)
 
     def fit_transform(self, source, target, **fit_options):
@@ -363,14 +410,14 @@ class FlowAligner(BaseAligner):
         params["checkpoint_dir"] = None if params["checkpoint_dir"] is None else str(params["checkpoint_dir"])
         path = Path(path)
         tensors = {f"net.{k}": v for k, v in self.net_.state_dict().items()}
-        for name in ("source_mean_", "source_scale_", "target_mean_", "target_scale_", "history_"):
+        for name in ("source_mean_", "source_scale_", "target_mean_", "target_scale_", "history_") + self._init_names():
             tensors[name] = torch.as_tensor(np.asarray(getattr(self, name)))
         header = {"format": ALIGNER_FORMAT, "version": ALIGNER_VERSION}
         with atomic_folder(path, ALIGNER_FILES) as tmp:
             write_tensors(tmp / "weights.safetensors", tensors, header)
             write_json(tmp / "aligner.json", {
                 **header, "params": params, "classes": _jsonable({"c": list(self.classes_)})["c"],
-                "net_dim": self.net_dim_, "n_features_in": self.n_features_in_, "n_features_out": self.n_features_out_,
+                "net_dim": self.net_dim_, "conditioned": self.conditioned_, "n_features_in": self.n_features_in_, "n_features_out": self.n_features_out_,
                 "target_neuroid_coords": self.target_neuroid_coords_, "target_attrs": self.target_attrs_,
                 "source_attrs": self.source_attrs_,
             })
@@ -390,7 +437,10 @@ class FlowAligner(BaseAligner):
             self.source_attrs_ = info["source_attrs"]
             for name in ("source_mean_", "source_scale_", "target_mean_", "target_scale_", "history_"):
                 setattr(self, name, tensors[name].numpy())
-            cond_dim = self.n_features_in_
+            for name in self._init_names():
+                setattr(self, name, tensors[name])
+            self.conditioned_ = info.get("conditioned", True)  # aligners saved before the option were conditioned
+            cond_dim = self.n_features_in_ if self.conditioned_ else 0
             self.device_ = resolve_device(device if device is not None else self.device)
             net = VelocityField(self.net_dim_, cond_dim, self.hidden, self.depth, self.time_dim)
             net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
@@ -398,6 +448,10 @@ class FlowAligner(BaseAligner):
             raise SavedFileError(f"{path}: saved aligner is incomplete or inconsistent ({exc})") from None
         self.net_ = net.to(self.device_).eval()
         return self
+
+
+    def _init_names(self) -> tuple[str, ...]:
+        return () if self.init is None else ("init_weight_", "init_bias_")
 
 
 def _digest(tensor: torch.Tensor, extra: str = "") -> str:

@@ -242,7 +242,7 @@ def make(kind: str, name: str, **options):
     entry = get_registry(kind).get(name)
     accepted = {o.name for o in entry.options()}
     takes_any = any(p.kind == p.VAR_KEYWORD for p in inspect.signature(entry.factory).parameters.values())
-    unknown = sorted(set(options) - accepted)
+    unknown = sorted(set(options) - accepted - set(entry.deprecated_options()))
     if unknown and not takes_any:
         raise ValueError(
             f"{kind} {name!r} got unknown option(s) {', '.join(unknown)}; "

@@ -53,14 +53,20 @@ class Entry:
         """Keyword options of the factory (name, default, annotation), from its signature.
 
         Widgets and the CLI build their option fields from this, so a new plugin's options show up
-        without code of their own.
+        without code of their own. Names in the factory's ``deprecated_options`` (old names still
+        accepted, with a warning) are left out.
         """
         params = inspect.signature(self.factory).parameters.values()
+        deprecated = self.deprecated_options()
         return [
             Option(p.name, p.default, p.annotation)
             for p in params
-            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in deprecated
         ]
+
+    def deprecated_options(self) -> tuple[str, ...]:
+        """Old option names the factory still accepts (its ``deprecated_options`` attribute)."""
+        return tuple(getattr(self.factory, "deprecated_options", ()))
 
 
 @dataclass

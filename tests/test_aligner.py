@@ -311,3 +311,86 @@ def test_resume_accepts_the_same_data_and_ignores_hidden_labels(small_pair, tmp_
     again = fa.FlowAligner(checkpoint_dir=tmp_path, **RESUME_OPTIONS).fit(_hidden_labels_permuted(src), _hidden_labels_permuted(tgt),
                                                                             resume=True)
     np.testing.assert_array_equal(again.history_, first.history_)  # resumed at its last step: the same run
+
+
+# ------------------------------------------------------------------ linear start, condition, tied plan size (issue 17)
+
+
+def linear_pair(n=400, d=6, seed=0):
+    """Paired items: target = source @ R + shift, R a random rotation; all labelled (4 classes)."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, d)) * np.linspace(1, 2, d)
+    rotation = np.linalg.qr(rng.standard_normal((d, d)))[0]
+    labels = np.arange(n) % 4
+    ids = [f"s{i}" for i in range(n)]
+    source = fa.make_representation(x, stimulus_id=ids, label=labels, is_labelled=np.ones(n, bool))
+    target = fa.make_representation(x @ rotation + 3.0, stimulus_id=ids, label=labels, is_labelled=np.ones(n, bool))
+    return source, target
+
+
+@pytest.mark.parametrize("init", ["ridge", "procrustes"])
+def test_linear_start_recovers_a_known_linear_map(init):
+    """target = source R + 3 exactly: the linear start maps every item onto its partner, and an untrained
+    flow (zero velocity) returns the start, which is the matching linear baseline's output."""
+    source, target = linear_pair()
+    aligner = fa.FlowAligner(coupling="exemplar", init=init, steps=1, lr=1e-12, progress=False, device="cpu").fit(source, target)
+    moved = aligner.transform(source).values
+    if init == "ridge":  # (Procrustes is orthogonal between the standardised spaces, where the true map is not)
+        np.testing.assert_allclose(moved, target.values, atol=0.02 * np.abs(target.values).max())  # alpha=1 shrinks a little
+    baseline = fa.RidgeAligner() if init == "ridge" else fa.ProcrustesAligner()
+    np.testing.assert_allclose(moved, baseline.fit(source, target).transform(source).values, atol=1e-4)
+    plain = fa.FlowAligner(coupling="exemplar", steps=1, lr=1e-12, progress=False, device="cpu").fit(source, target)
+    assert np.abs(plain.transform(source).values - target.values).max() > 1.0  # without it, the flow starts at the source
+
+
+def test_linear_start_survives_save_and_load(tmp_path):
+    source, target = linear_pair(n=120, d=3)
+    aligner = fa.FlowAligner(coupling="exemplar", init="ridge", steps=5, progress=False, device="cpu").fit(source, target)
+    loaded = fa.FlowAligner.load(aligner.save(tmp_path / "a"))
+    np.testing.assert_allclose(loaded.transform(source).values, aligner.transform(source).values, rtol=0, atol=1e-6)
+
+
+def test_linear_start_and_condition_options_are_checked():
+    source, target = linear_pair(n=40, d=2)
+    with pytest.raises(ValueError, match=r"init='lasso' is not allowed; choose None or one of \('ridge', 'procrustes'\)"):
+        fa.FlowAligner(init="lasso", progress=False).fit(source, target)
+    with pytest.raises(ValueError, match=r"condition='yes' is not allowed"):
+        fa.FlowAligner(condition="yes", progress=False).fit(source, target)
+    with pytest.raises(ValueError, match=r"init='ridge' needs dim_handling='pad'"):
+        fa.FlowAligner(init="ridge", dim_handling="conditional", progress=False).fit(source, target)
+
+
+def test_condition_auto_follows_label_use():
+    source, target = linear_pair(n=60, d=2)
+    labelled = fa.FlowAligner(coupling="exemplar", steps=2, progress=False, device="cpu").fit(source, target)
+    label_free = fa.FlowAligner(coupling="ot", bridge="euclidean", steps=2, progress=False, device="cpu").fit(source, target)
+    assert labelled.conditioned_ and labelled.net_.cond_dim == 2
+    assert not label_free.conditioned_ and label_free.net_.cond_dim == 0
+
+
+def test_flow_aligner_batch_sets_the_coupling_minibatch(monkeypatch):
+    """The coupling's minibatch plans follow FlowAligner's batch_size unless plan_size is given."""
+    from flowalign_nb.couplings import ExactOTCoupling
+
+    rng = np.random.default_rng(3)
+    source, target = fa.make_representation(rng.standard_normal((300, 2))), fa.make_representation(rng.standard_normal((300, 2)))
+    sizes, original = [], ExactOTCoupling.plan
+    monkeypatch.setattr(ExactOTCoupling, "plan", lambda self, i, j: sizes.append((len(i), len(j))) or original(self, i, j))
+    for options, expected in (({"full_plan_max": 10}, 48), ({"full_plan_max": 10, "plan_size": 30}, 30)):
+        sizes.clear()
+        fa.FlowAligner(coupling="ot", bridge="euclidean", coupling_options=options, batch_size=48, steps=3, progress=False,
+                       device="cpu", prefetch=0).fit(source, target)
+        assert sizes == [(expected, expected)] * 3
+
+
+def test_label_free_independent_flow_keeps_the_target_spread():
+    """Independent pairs N(0, I) -> N(0, 4 I) in 2-d: the flow must reproduce the target's spread (std 2).
+
+    Conditioned on the source point, the learnt velocity heads for E[x1 | x0] (the target mean) and
+    the transported points collapse (std well below 1)."""
+    rng = np.random.default_rng(0)
+    source = fa.make_representation(rng.standard_normal((2000, 2)))
+    target = fa.make_representation(2 * rng.standard_normal((2000, 2)))
+    aligner = fa.FlowAligner(coupling="independent", steps=300, hidden=64, progress=False, device="cpu").fit(source, target)
+    spread = aligner.transform(source).values.std(0)
+    np.testing.assert_allclose(spread, 2.0, rtol=0.15)

@@ -175,12 +175,12 @@ def test_block_plan_sampling_follows_the_plan():
 @pytest.mark.parametrize("name,options", [("ot", {}), ("sinkhorn", {"reg": 0.1}), ("unbalanced", {"reg": 0.1})])
 def test_blocked_couplings_pair_items_of_one_class(labelled, name, options):
     src, tgt, bridge = labelled
-    coupling = fa.make("coupling", name, batch_size=128, full_plan_max=100, blocks=True, **options).fit(src, tgt, bridge=bridge)
+    coupling = fa.make("coupling", name, plan_size=128, full_plan_max=100, blocks=True, **options).fit(src, tgt, bridge=bridge)
     g = torch.Generator().manual_seed(0)
     i_src, i_tgt = coupling.sample(300, g)
     assert i_src.shape == i_tgt.shape == (300,)
     assert torch.equal(src.labels[i_src], tgt.labels[i_tgt])
-    again = fa.make("coupling", name, batch_size=128, full_plan_max=100, blocks=True, **options).fit(src, tgt, bridge=bridge)
+    again = fa.make("coupling", name, plan_size=128, full_plan_max=100, blocks=True, **options).fit(src, tgt, bridge=bridge)
     j_src, j_tgt = again.sample(300, torch.Generator().manual_seed(0))
     assert torch.equal(i_src, j_src) and torch.equal(i_tgt, j_tgt)
 
@@ -190,6 +190,6 @@ def test_blocks_option_errors(labelled):
         fa.make("coupling", "ot", blocks="yes")
     src, tgt, _ = labelled
     bare = Latents(tgt.x, torch.full_like(tgt.labels, -1), tgt.stimulus_id, tgt.classes)
-    coupling = fa.make("coupling", "ot", batch_size=64, full_plan_max=10, blocks=True)
+    coupling = fa.make("coupling", "ot", plan_size=64, full_plan_max=10, blocks=True)
     with pytest.raises(ValueError, match="need labelled items"):
         coupling.fit(src, bare, bridge=fa.make("bridge", "prototype").fit(src, tgt))

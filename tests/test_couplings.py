@@ -402,7 +402,7 @@ def test_full_plan_when_small(same_space, name):
 @pytest.mark.parametrize("name", ["ot", "sinkhorn", "unbalanced", "gw"])
 def test_minibatch_when_large(same_space, name):
     src, tgt, bridge = same_space
-    coupling = fa.make("coupling", name, batch_size=24, full_plan_max=50)
+    coupling = fa.make("coupling", name, plan_size=24, full_plan_max=50)
     coupling.fit(src, tgt, bridge=None if name == "gw" else bridge)
     assert coupling.full_plan_ is None
     g = torch.Generator().manual_seed(5)
@@ -417,7 +417,7 @@ def test_minibatch_when_large(same_space, name):
 def test_full_plan_threshold_is_inclusive(same_space):
     src, tgt, bridge = same_space  # 100 source, 120 target items
     at = fa.make("coupling", "ot", full_plan_max=120).fit(src, tgt, bridge=bridge)
-    below = fa.make("coupling", "ot", full_plan_max=119, batch_size=64).fit(src, tgt, bridge=bridge)
+    below = fa.make("coupling", "ot", full_plan_max=119, plan_size=64).fit(src, tgt, bridge=bridge)
     assert at.full_plan_ is not None and below.full_plan_ is None
 
 
@@ -428,7 +428,7 @@ def test_minibatch_exact_ot_pairs_come_from_a_minibatch_plan():
     xs = rng.standard_normal((n, 5)).astype(np.float32)
     src, tgt = Latents.from_arrays(xs), Latents.from_arrays(xs.copy())
     bridge = fa.make("bridge", "euclidean").fit(src, tgt)
-    coupling = fa.make("coupling", "ot", batch_size=n, full_plan_max=10).fit(src, tgt, bridge=bridge)
+    coupling = fa.make("coupling", "ot", plan_size=n, full_plan_max=10).fit(src, tgt, bridge=bridge)
     assert coupling.full_plan_ is None
     i_src, i_tgt = coupling.sample(200, torch.Generator().manual_seed(6))
     # minibatch items are drawn with replacement, so not all pairs are i -> i, but many are
@@ -513,3 +513,53 @@ def test_label_aware_coupling_rejects_different_class_lists():
     tgt = Latents.from_arrays(np.zeros((4, 2)), [0, 1, 1, 0])
     with pytest.raises(ValueError, match=r"source classes \[0, 1, 2\] differ from target classes \[0, 1\]"):
         fa.make("coupling", "exemplar").fit(src, tgt)
+
+
+# ------------------------------------------------------------ plan size: tied to the training batch (issue 17)
+
+
+def test_plan_size_follows_the_training_batch_and_square_plans_are_optimal_assignments():
+    """plan_size=None: each sample(B) solves a B x B plan; its B pairs are the optimal assignment of the drawn items."""
+    from scipy.optimize import linear_sum_assignment
+
+    rng = np.random.default_rng(11)
+    src = Latents.from_arrays(rng.standard_normal((300, 3)).astype(np.float32))
+    tgt = Latents.from_arrays(rng.standard_normal((300, 3)).astype(np.float32))
+    bridge = fa.make("bridge", "euclidean").fit(src, tgt)
+    coupling = fa.make("coupling", "ot", full_plan_max=10).fit(src, tgt, bridge=bridge)
+    assert coupling.plan_size is None
+    for batch in (37, 64):
+        g = torch.Generator().manual_seed(batch)
+        i_src, i_tgt = coupling.sample(batch, g)
+        g = torch.Generator().manual_seed(batch)  # the items the coupling drew
+        drawn_src, drawn_tgt = torch.randint(300, (batch,), generator=g), torch.randint(300, (batch,), generator=g)
+        # each drawn item used once: the pairs are a permutation of the drawn minibatch
+        assert torch.equal(i_src, drawn_src) and torch.equal(torch.sort(i_tgt).values, torch.sort(drawn_tgt).values)
+        cost = torch.cdist(src.x[drawn_src].double(), tgt.x[drawn_tgt].double()) ** 2
+        rows, cols = linear_sum_assignment(cost.numpy())
+        optimum = cost.numpy()[rows, cols].sum()
+        paired = ((src.x[i_src].double() - tgt.x[i_tgt].double()) ** 2).sum()
+        assert float(paired) == pytest.approx(optimum, rel=1e-9)  # the bridge's cost is a rescaled one: same optimum
+
+
+def test_plan_size_set_keeps_its_own_minibatch():
+    rng = np.random.default_rng(12)
+    src = Latents.from_arrays(rng.standard_normal((200, 2)).astype(np.float32))
+    tgt = Latents.from_arrays(rng.standard_normal((200, 2)).astype(np.float32))
+    bridge = fa.make("bridge", "euclidean").fit(src, tgt)
+    coupling = fa.make("coupling", "ot", plan_size=50, full_plan_max=10).fit(src, tgt, bridge=bridge)
+    seen = []
+    original = coupling.plan
+    coupling.plan = lambda i, j: seen.append((len(i), len(j))) or original(i, j)
+    i_src, _ = coupling.sample(120, torch.Generator().manual_seed(0))
+    assert seen == [(50, 50)] and len(i_src) == 120 and len(set(i_src.tolist())) <= 50
+
+
+def test_coupling_batch_size_is_deprecated_for_plan_size():
+    with pytest.warns(FutureWarning, match=r"batch_size is now called plan_size"):
+        coupling = fa.make("coupling", "sinkhorn", batch_size=64)
+    assert coupling.plan_size == 64
+    with pytest.warns(FutureWarning), pytest.raises(ValueError, match=r"plan_size=32 and its old name batch_size=64 disagree"):
+        fa.make("coupling", "ot", plan_size=32, batch_size=64)
+    with pytest.raises(ValueError, match=r"plan_size=0 is not allowed; it must be an integer >= 1"):
+        fa.make("coupling", "ot", plan_size=0)

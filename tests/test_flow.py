@@ -1,5 +1,7 @@
 """Flow internals: CFM path, velocity field, ODE transport, training checkpoints and resume."""
 
+import math
+
 import pytest
 import torch
 
@@ -120,24 +122,25 @@ def test_checkpoint_of_another_model_fails_clearly(tmp_path):
 # ------------------------------------------------------------------ prefetch, autocast, compile options
 
 
-def prefetching_trainer(tmp_path=None, steps=60, seed=0, prefetch=True):
+def prefetching_trainer(tmp_path=None, steps=60, seed=0, prefetch=2):
     torch.manual_seed(seed)
     net = VelocityField(dim=4, hidden=32, depth=2)
     return FlowTrainer(net, steps=steps, lr=1e-2, sigma=0.0, seed=seed, checkpoint_dir=tmp_path, checkpoint_every=20,
                        progress=False, prefetch=prefetch)
 
 
-def test_prefetcher_gives_the_inline_batches_and_restores_the_generator():
-    from flowalign_nb.flow.prefetch import Prefetcher
+@pytest.mark.parametrize("workers", [1, 3])
+def test_prefetcher_gives_the_inline_batches_and_restores_the_generator(workers):
+    from flowalign_nb.flow.prefetch import Prefetcher, step_generator
 
     draw = make_batches()
     inline_gen = torch.Generator().manual_seed(5)
-    inline = [draw(inline_gen)[0] for _ in range(4)]
+    inline = [draw(step_generator(inline_gen))[0] for _ in range(4)]
     gen = torch.Generator().manual_seed(5)
-    fetcher = Prefetcher(draw, gen, total=6)
+    fetcher = Prefetcher(draw, gen, total=7, workers=workers)
     for expected in inline:
         assert torch.equal(fetcher.next()[0], expected)
-    fetcher.close()  # one draw was pending: discarded, generator back to where the inline loop is
+    fetcher.close()  # draws were pending: discarded, generator back to where the inline loop is
     assert torch.equal(gen.get_state(), inline_gen.get_state())
 
 
@@ -160,18 +163,18 @@ def test_prefetch_with_a_blocked_ot_coupling_draws_the_same_pairs():
 
     import flowalign_nb as fa
     from flowalign_nb.data import Latents
-    from flowalign_nb.flow.prefetch import Prefetcher
+    from flowalign_nb.flow.prefetch import Prefetcher, step_generator
 
     rng = np.random.default_rng(0)
     y = rng.integers(0, 3, 400)
     src = Latents.from_arrays(rng.standard_normal((400, 4)) + 3 * y[:, None], np.where(rng.random(400) < 0.3, y, -1), classes=[0, 1, 2])
     tgt = Latents.from_arrays(rng.standard_normal((400, 5)) + 3 * y[:, None], np.where(rng.random(400) < 0.3, y, -1), classes=[0, 1, 2])
     bridge = fa.make("bridge", "prototype").fit(src, tgt)
-    coupling = fa.make("coupling", "ot", batch_size=96, full_plan_max=100, blocks=True).fit(src, tgt, bridge=bridge)
+    coupling = fa.make("coupling", "ot", plan_size=96, full_plan_max=100, blocks=True).fit(src, tgt, bridge=bridge)
     draw = lambda g: coupling.sample(64, g)  # noqa: E731
     inline_gen = torch.Generator().manual_seed(3)
-    inline = [draw(inline_gen) for _ in range(5)]
-    fetcher = Prefetcher(draw, torch.Generator().manual_seed(3), total=5)
+    inline = [draw(step_generator(inline_gen)) for _ in range(5)]
+    fetcher = Prefetcher(draw, torch.Generator().manual_seed(3), total=5, workers=2)
     for i_src, i_tgt in inline:
         j_src, j_tgt = fetcher.next()
         assert torch.equal(i_src, j_src) and torch.equal(i_tgt, j_tgt)
@@ -196,3 +199,45 @@ def test_gather_takes_rows_onto_the_device_from_memory_mapped_arrays(tmp_path):
     index = torch.tensor([4, 0, 49, 4])
     out = gather(x, index, torch.device("cpu"))
     assert torch.equal(out, x[index]) and out.data_ptr() != x.data_ptr()
+
+
+# ------------------------------------------------------------------ time embedding (issue 17)
+
+
+def test_time_embedding_is_smooth_over_an_ode_step_and_matches_its_formula():
+    from flowalign_nb.flow.net import SinusoidalTimeEmbedding
+
+    emb = SinusoidalTimeEmbedding(64)
+    t = torch.linspace(0, 0.99, 100)
+    # before issue 17 (frequencies up to 1,000 cycles): cosine 0.39 between t = 0.5 and 0.51
+    assert float(torch.nn.functional.cosine_similarity(emb(t), emb(t + 0.01)).min()) > 0.99
+    f = torch.logspace(math.log10(0.25), math.log10(20 / (2 * math.pi)), 32)
+    expected = torch.cat([torch.sin(2 * math.pi * f * 0.3), torch.cos(2 * math.pi * f * 0.3)])
+    torch.testing.assert_close(emb(torch.tensor([0.3]))[0], expected)
+    with pytest.raises(ValueError, match=r"max_frequency=0.1 is not allowed"):
+        SinusoidalTimeEmbedding(8, max_frequency=0.1)
+
+
+def test_trainer_ema_equals_averaged_model_update_parameters():
+    """The trainer's one-lerp EMA step gives AveragedModel.update_parameters' weights exactly, step by step."""
+    import copy
+
+    from torch.optim.swa_utils import AveragedModel
+
+    from flowalign_nb.flow.train import ema_with_warmup
+
+    torch.manual_seed(0)
+    net = VelocityField(3, hidden=16, depth=2)
+    trainer = FlowTrainer(net, steps=12, progress=False, sigma=0.1, ema_decay=0.9)
+    reference = AveragedModel(copy.deepcopy(net), multi_avg_fn=ema_with_warmup(0.9), use_buffers=True)
+    update = trainer._update_ema
+
+    def both(ema, params, count):
+        reference.update_parameters(trainer.net)
+        return update(ema, params, count)
+
+    trainer._update_ema = both
+    trainer.run(lambda g: (lambda x: (x, x + 1, None))(torch.randn(32, 3, generator=g)))
+    for ours, theirs in zip(trainer.ema.state_dict().values(), reference.state_dict().values()):
+        assert torch.equal(ours, theirs)
+    assert int(trainer.ema.n_averaged) == 12

@@ -168,7 +168,7 @@ def test_make_unknown_kind_lists_kinds():
 def test_make_unknown_option_names_it_and_accepted():
     with pytest.raises(
         ValueError,
-        match=r"coupling 'sinkhorn' got unknown option\(s\) bogus, regg; accepted: batch_size, blocks, device, full_plan_max, method, num_iter_max, reg, tol",
+        match=r"coupling 'sinkhorn' got unknown option\(s\) bogus, regg; accepted: blocks, device, full_plan_max, method, num_iter_max, plan_size, reg, tol",
     ):
         fa.make("coupling", "sinkhorn", regg=0.1, bogus=1)
 
@@ -183,7 +183,7 @@ def test_entry_options_of_sinkhorn():
     assert isinstance(entry, Entry)
     assert (entry.kind, entry.name, entry.plugin) == ("coupling", "sinkhorn", "flowalign_nb.couplings")
     options = {o.name: o for o in entry.options()}
-    assert list(options) == ["reg", "method", "batch_size", "full_plan_max", "num_iter_max", "blocks", "device", "tol"]
+    assert list(options) == ["reg", "method", "plan_size", "full_plan_max", "num_iter_max", "blocks", "device", "tol"]
     assert options["reg"].default == 0.05
     assert options["reg"].annotation in ("float", float)
     assert options["method"].default == "sinkhorn"

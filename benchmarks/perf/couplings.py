@@ -93,7 +93,7 @@ def run(batches, device: torch.device, n_items: int, repeat: int, log=print) -> 
             s, t, _, _ = data[fraction]
             opts = dict(options)
             if kind != "exemplar":
-                opts.update(batch_size=batch, full_plan_max=1024)
+                opts.update(plan_size=batch, full_plan_max=1024)
             if kind in ("sinkhorn", "unbalanced"):
                 opts["device"] = device  # entropic plans on the training device
             coupling = fa.make("coupling", kind, **opts).fit(s, t, bridge=bridges[fraction] if kind != "exemplar" else None)

@@ -60,7 +60,7 @@ def run(batch: int, device: torch.device, n_items: int, rounds: int, chunk: int,
 def _run(batch, device, n_items, rounds, chunk, compile, prefetch, autocast, log) -> dict:
     src, tgt, _, _ = make_data(n_items, 1.0)
     bridge = fa.make("bridge", "prototype").fit(src, tgt)
-    coupling = fa.make("coupling", "ot", batch_size=batch, full_plan_max=1024, blocks=True).fit(src, tgt, bridge=bridge)
+    coupling = fa.make("coupling", "ot", plan_size=batch, full_plan_max=1024, blocks=True).fit(src, tgt, bridge=bridge)
     xs, xt = src.x.to(device), tgt.x.to(device)
     other = torchcfm_step_fn(xs, xt, batch, device, torch.Generator().manual_seed(1))
     warm = 3
@@ -108,7 +108,7 @@ def prefetch_effect(batch: int, device: torch.device, n_items: int, steps: int, 
     xs, xt = src.x.to(device), tgt.x.to(device)
     seconds = {False: 0.0, True: 0.0}
     for prefetch in (False, True, False, True):
-        coupling = fa.make("coupling", "ot", batch_size=batch, full_plan_max=1024, blocks=True).fit(src, tgt, bridge=bridge)
+        coupling = fa.make("coupling", "ot", plan_size=batch, full_plan_max=1024, blocks=True).fit(src, tgt, bridge=bridge)
 
         def draw(generator, c=coupling):
             i, j = c.sample(batch, generator)

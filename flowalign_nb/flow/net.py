@@ -9,13 +9,31 @@ from torch import nn
 
 
 class SinusoidalTimeEmbedding(nn.Module):
-    """``emb(t) = [sin(2 pi f_k t), cos(2 pi f_k t)]`` for ``dim / 2`` log-spaced frequencies ``f_k`` in [1, 1000]."""
+    """``emb(t) = [sin(2 pi f_k t), cos(2 pi f_k t)]`` for ``dim / 2`` log-spaced frequencies ``f_k`` in ``[1/4, max_frequency]``.
 
-    def __init__(self, dim: int = 64):
+    Flow time runs over ``[0, 1]`` only, so frequencies of hundreds of cycles per unit time (as in
+    diffusion models' embeddings of 1,000 steps) make ``v(t, .)`` jagged between ODE steps: with
+    ``f_k`` up to 1,000 the embeddings of ``t = 0.5`` and ``0.51`` have cosine 0.39. The rule here:
+    the fastest component turns by at most one radian over an ODE step of ``1 / 20``,
+    ``2 pi f_max / 20 <= 1``, i.e. ``f_max = 20 / (2 pi) ~ 3.2`` (cosine of nearby embeddings > 0.99); the
+    slowest, a quarter cycle over ``[0, 1]``, is nearly linear in ``t``.
+
+    Parameters
+    ----------
+    dim : int
+        Embedding size (even).
+    max_frequency : float
+        Highest frequency ``f_max`` in cycles per unit time.
+    """
+
+    def __init__(self, dim: int = 64, max_frequency: float = 20 / (2 * math.pi)):
         super().__init__()
         if dim % 2:
             raise ValueError(f"time embedding dim must be even, got {dim}")
-        self.register_buffer("freqs", 2 * math.pi * torch.logspace(0, 3, dim // 2), persistent=False)
+        if not max_frequency > 0.25:
+            raise ValueError(f"max_frequency={max_frequency!r} is not allowed; it must be > 0.25 cycles per unit time")
+        freqs = torch.logspace(math.log10(0.25), math.log10(max_frequency), dim // 2)
+        self.register_buffer("freqs", 2 * math.pi * freqs, persistent=False)
 
     def forward(self, t: torch.Tensor) -> torch.Tensor:
         """t: (B,) -> (B, dim)."""
