@@ -17,7 +17,7 @@ from .analysis.decoding import decode, transfer_decode
 from .analysis.predictivity import predictivity
 from .analysis.rdms import rdm
 from .analysis.rsa import rsa
-from .baselines import ProcrustesAligner, RidgeAligner
+from .baselines import ProcrustesAligner, RelativeAligner, RidgeAligner
 from .data import (
     Latents,
     RepresentationError,
@@ -46,6 +46,7 @@ __all__ = [
     "transfer_decode",
     "FlowAligner",
     "ProcrustesAligner",
+    "RelativeAligner",
     "RidgeAligner",
     "Latents",
     "RepresentationError",

@@ -22,13 +22,13 @@ import xarray as xr
 from tqdm.auto import tqdm
 
 from .aligner import FlowAligner
-from .baselines import ProcrustesAligner, RidgeAligner
+from .baselines import ProcrustesAligner, RelativeAligner, RidgeAligner
 from .cellstore import CellStore, cell_key
 from .data import labelled_mask, mask_labels
 from .plugins import get_registry
 from .runplots import figure_png, plot_images
 
-LINEAR_BASELINES = {"ridge": RidgeAligner, "procrustes": ProcrustesAligner}
+LINEAR_BASELINES = {"ridge": RidgeAligner, "procrustes": ProcrustesAligner, "relative": RelativeAligner}
 DEFAULT_METHODS = ("exemplar", "ot+prototype", "unbalanced+prototype", "ridge", "procrustes", "independent", "end_to_end", "ceiling")
 DEFAULT_FRACTIONS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
 
