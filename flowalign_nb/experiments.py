@@ -75,6 +75,14 @@ class Task(ABC):
     def ceiling(self, data: TaskData) -> dict:
         """The downstream model on the target space's own held-out items."""
 
+    def mask(self, data: "TaskData", fraction: float, seed: int) -> tuple[xr.DataArray, xr.DataArray]:
+        """Source and target training items with ``fraction`` labelled, for one cell.
+
+        The default is :func:`masked_pair` (stratified, per space). A task whose label fraction means
+        something else (e.g. a fraction of the classes, the same classes in both spaces) overrides it.
+        """
+        return masked_pair(data, fraction, seed)
+
     def report_images(self, moved: xr.DataArray, data: TaskData) -> dict | None:
         """Images for the report of a fit, or None (the default: recognition tasks show none).
 
@@ -123,7 +131,7 @@ def run_cell(task: Task, data: TaskData, method: str, fraction: float, seed: int
              return_moved: bool = False):
     """Fit and score one (method, fraction, seed) cell.
 
-    Labels are masked by :func:`masked_pair`.
+    Labels are masked by :meth:`Task.mask` (by default :func:`masked_pair`).
 
     Returns
     -------
@@ -137,7 +145,7 @@ def run_cell(task: Task, data: TaskData, method: str, fraction: float, seed: int
     if spec.get("baseline") == "ceiling":
         scores = task.ceiling(data)
     else:
-        src, tgt = masked_pair(data, fraction, seed)
+        src, tgt = task.mask(data, fraction, seed)
         if spec.get("baseline") == "end_to_end":
             scores = task.end_to_end(src, data)
         else:
