@@ -161,15 +161,20 @@ class ImagenetTextToImage(Task):
         return EfficientNetLite(variant="lite0", layer="head", progress=self.progress)
 
     @cached_property
+    def captions(self) -> dict:
+        """``{"train": table, "test": table}``: the caption stimuli (:func:`caption_table`) of the classes used."""
+        labels = sorted(pd.unique(self.images["label"]).tolist())
+        names = dict(zip(imagenet_classes()["class_index"], imagenet_classes()["name"]))
+        return {part: caption_table(labels, names, templates, f"caption:{part}:")
+                for part, templates in (("train", TRAIN_TEMPLATES), ("test", TEST_TEMPLATES))}
+
+    @cached_property
     def spaces(self) -> dict:
         """``images`` (head features), ``train_text`` and ``test_text`` (caption embeddings); the same for every seed."""
         images = represent_chunked("efficientnet_lite", self.images, chunk_size=self.chunk_size, variant="lite0",
                                    layer="head", progress=False)  # progress is part of the cache key: fixed
         images = compute_representation(images, progress=self.progress)
-        labels = sorted(pd.unique(self.images["label"]).tolist())
-        names = dict(zip(imagenet_classes()["class_index"], imagenet_classes()["name"]))
-        text = {part: represent("text", caption_table(labels, names, templates, f"caption:{part}:"), model="minilm", progress=False)
-                for part, templates in (("train", TRAIN_TEMPLATES), ("test", TEST_TEMPLATES))}
+        text = {part: represent("text", table, model="minilm", progress=False) for part, table in self.captions.items()}
         return {"images": images, "train_text": text["train"], "test_text": text["test"]}
 
     def load(self, seed: int) -> TaskData:
