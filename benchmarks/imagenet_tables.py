@@ -92,6 +92,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=Path, default=Path("runs"))
     parser.add_argument("--figure", type=Path)
+    parser.add_argument("--metrics", nargs="+", default=list(METRICS), choices=METRICS, help="metrics to tabulate (default all)")
     args = parser.parse_args(argv)
     tables = {}
     for task in TASKS:
@@ -106,7 +107,7 @@ def main(argv=None) -> None:
         for _, row in failed.iterrows():
             print(f"- failed: {row['method']} fraction {row['fraction']:g} seed {row['seed']}: {row['error']}")
         ok = table[table["error"] == ""]
-        for metric in [m for m in METRICS if m in set(ok["metric"])]:
+        for metric in [m for m in args.metrics if m in set(ok["metric"])]:
             print(f"{metric}:\n\n{markdown(ok, metric)}\n")
         print(claims(ok) + "\n")
     if args.figure and tables:
