@@ -19,7 +19,7 @@ from .analysis.predictivity import predictivity
 from .analysis.rdms import rdm
 from .analysis.rsa import rsa
 from .analysis.similarity import cka, mutual_knn_alignment, shape_metric
-from .baselines import ProcrustesAligner, RidgeAligner
+from .baselines import ProcrustesAligner, RelativeAligner, RidgeAligner
 from .data import (
     Latents,
     RepresentationError,
@@ -52,6 +52,7 @@ __all__ = [
     "transfer_decode",
     "FlowAligner",
     "ProcrustesAligner",
+    "RelativeAligner",
     "RidgeAligner",
     "Latents",
     "RepresentationError",

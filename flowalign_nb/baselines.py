@@ -1,6 +1,6 @@
-"""Linear baselines with the FlowAligner interface: ridge and orthogonal Procrustes on labelled pairs.
+"""Baselines with the FlowAligner interface: ridge, orthogonal Procrustes and relative representations.
 
-Both are fit on labelled items that share a ``stimulus_id`` across the two spaces; when fewer than
+All three are fit on labelled items that share a ``stimulus_id`` across the two spaces; when fewer than
 ``min_pairs`` such pairs exist (unpaired stimuli) they are fit on the labelled class means instead.
 Spaces are standardised first, as in :class:`flowalign_nb.FlowAligner`.
 """
@@ -84,6 +84,59 @@ class ProcrustesAligner(_PairedAligner):
         x = _pad(self._standardised_source(source), self.dim_)
         moved = (x - self.source_center_) @ self.rotation_ + self.target_center_
         return self._in_target_space(moved[:, : self.n_features_out_], source)
+
+
+def relative_representation(x: np.ndarray, anchors: np.ndarray) -> np.ndarray:
+    """Cosine similarity of each item to each anchor (Moschella et al. 2023, eq. 1).
+
+    ``r(x)_j = <x, a_j> / (||x|| ||a_j||)``; a zero vector has similarity 0 to every anchor.
+
+    Parameters
+    ----------
+    x : numpy.ndarray, shape (n, d)
+    anchors : numpy.ndarray, shape (k, d)
+
+    Returns
+    -------
+    numpy.ndarray, shape (n, k)
+    """
+    def unit(v):
+        norm = np.linalg.norm(v, axis=1, keepdims=True)
+        return v / np.where(norm > 1e-12, norm, 1.0)
+
+    return unit(np.asarray(x, dtype=np.float64)) @ unit(np.asarray(anchors, dtype=np.float64)).T
+
+
+class RelativeAligner(_PairedAligner):
+    """Relative representations (Moschella et al. 2023) with a target-side decoder ("zero-shot stitching").
+
+    The anchors are the labelled pairs (stimulus pairs, else labelled class means, as for ridge):
+    ``a_j`` in the standardised source space and ``b_j`` in the standardised target space. An item
+    is described by its cosine similarities to the anchors of its own space,
+    ``r_s(x) = [cos(x, a_1), ..., cos(x, a_k)]`` and ``r_t(y) = [cos(y, b_1), ..., cos(y, b_k)]``,
+    which are comparable across spaces. A ridge decoder ``D: r_t(y) -> y`` is fit on every target
+    training item (no labels are needed for it), and ``transform(x) = D(r_s(x))``.
+
+    Parameters
+    ----------
+    alpha : float
+        L2 penalty of the decoder.
+    min_pairs : int
+    """
+
+    def __init__(self, alpha: float = 1.0, min_pairs: int = 10):
+        self.alpha = alpha
+        self.min_pairs = min_pairs
+
+    def fit(self, source: xr.DataArray, target: xr.DataArray) -> "RelativeAligner":
+        self.source_anchors_, self.target_anchors_ = self._pairs(source, target)
+        target_all = (np.asarray(target.values, dtype=np.float64) - self.target_mean_) / self.target_scale_
+        self.decoder_ = Ridge(alpha=self.alpha).fit(relative_representation(target_all, self.target_anchors_), target_all)
+        return self
+
+    def transform(self, source: xr.DataArray) -> xr.DataArray:
+        relative = relative_representation(self._standardised_source(source), self.source_anchors_)
+        return self._in_target_space(self.decoder_.predict(relative), source)
 
 
 def _pad(x: np.ndarray, dim: int) -> np.ndarray:

@@ -212,11 +212,20 @@ def known_labels(rep: xr.DataArray, classes: list) -> np.ndarray:
     return out
 
 
-def mask_labels(rep: xr.DataArray, fraction: float, seed: int = 0) -> xr.DataArray:
-    """Mark a stratified ``fraction`` of the items as labelled.
+MASK_MODES = ("stratified", "class")
 
-    Each class keeps ``max(1, round(fraction * n_k))`` labelled items, drawn at random with ``seed``,
-    so every class has at least one.
+
+def mask_labels(rep: xr.DataArray, fraction: float, seed: int = 0, by: str = "stratified") -> xr.DataArray:
+    """Mark a ``fraction`` of the items (``by="stratified"``) or of the classes (``by="class"``) as labelled.
+
+    ``"stratified"``: each class keeps ``max(1, round(fraction * n_k))`` labelled items, drawn at
+    random with ``seed``, so every class has at least one.
+
+    ``"class"``: ``max(1, round(fraction * K))`` of the ``K`` classes are drawn at random with
+    ``seed`` and all their items are labelled; the other classes have no labelled item. Two spaces
+    with the same class set and the same ``seed`` get the same labelled classes (the draw depends
+    only on the sorted class set and the seed), which is how seen and unseen classes are defined
+    for both.
 
     Parameters
     ----------
@@ -224,6 +233,7 @@ def mask_labels(rep: xr.DataArray, fraction: float, seed: int = 0) -> xr.DataArr
         Needs a ``label`` coord (ground truth for every item).
     fraction : float in (0, 1]
     seed : int
+    by : {"stratified", "class"}
 
     Returns
     -------
@@ -233,14 +243,21 @@ def mask_labels(rep: xr.DataArray, fraction: float, seed: int = 0) -> xr.DataArr
     validate(rep)
     if isinstance(fraction, bool) or not isinstance(fraction, (int, float, np.floating)) or not 0 < fraction <= 1:
         raise RepresentationError(f"fraction={fraction!r} is not allowed; it must be a number in (0, 1]")
+    if by not in MASK_MODES:
+        raise RepresentationError(f"by={by!r} is not allowed; choose one of {list(MASK_MODES)}")
     if "label" not in rep.coords:
         raise RepresentationError("mask_labels needs a 'label' coord with the class of every item")
     labels = rep["label"].values
     if pd.isna(labels).any():
         raise RepresentationError("mask_labels needs a label for every item; some labels are missing")
     rng = np.random.default_rng(seed)
+    classes = sorted(pd.unique(labels).tolist(), key=str)
+    if by == "class":
+        k = max(1, int(round(fraction * len(classes))))
+        chosen = [classes[i] for i in rng.choice(len(classes), size=k, replace=False)]
+        return rep.copy().assign_coords(is_labelled=("presentation", np.isin(labels, chosen)))
     mask = np.zeros(len(labels), bool)
-    for c in sorted(pd.unique(labels).tolist(), key=str):
+    for c in classes:
         members = np.flatnonzero(labels == c)
         k = max(1, int(round(fraction * len(members))))
         mask[rng.choice(members, size=k, replace=False)] = True

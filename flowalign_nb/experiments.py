@@ -22,13 +22,13 @@ import xarray as xr
 from tqdm.auto import tqdm
 
 from .aligner import FlowAligner
-from .baselines import ProcrustesAligner, RidgeAligner
+from .baselines import ProcrustesAligner, RelativeAligner, RidgeAligner
 from .cellstore import CellStore, cell_key
 from .data import labelled_mask, mask_labels
 from .plugins import get_registry
 from .runplots import figure_png, plot_images
 
-LINEAR_BASELINES = {"ridge": RidgeAligner, "procrustes": ProcrustesAligner}
+LINEAR_BASELINES = {"ridge": RidgeAligner, "procrustes": ProcrustesAligner, "relative": RelativeAligner}
 DEFAULT_METHODS = ("exemplar", "ot+prototype", "unbalanced+prototype", "ridge", "procrustes", "independent", "end_to_end", "ceiling")
 DEFAULT_FRACTIONS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
 
@@ -74,6 +74,14 @@ class Task(ABC):
     @abstractmethod
     def ceiling(self, data: TaskData) -> dict:
         """The downstream model on the target space's own held-out items."""
+
+    def mask(self, data: "TaskData", fraction: float, seed: int) -> tuple[xr.DataArray, xr.DataArray]:
+        """Source and target training items with ``fraction`` labelled, for one cell.
+
+        The default is :func:`masked_pair` (stratified, per space). A task whose label fraction means
+        something else (e.g. a fraction of the classes, the same classes in both spaces) overrides it.
+        """
+        return masked_pair(data, fraction, seed)
 
     def report_images(self, moved: xr.DataArray, data: TaskData) -> dict | None:
         """Images for the report of a fit, or None (the default: recognition tasks show none).
@@ -123,7 +131,7 @@ def run_cell(task: Task, data: TaskData, method: str, fraction: float, seed: int
              return_moved: bool = False):
     """Fit and score one (method, fraction, seed) cell.
 
-    Labels are masked by :func:`masked_pair`.
+    Labels are masked by :meth:`Task.mask` (by default :func:`masked_pair`).
 
     Returns
     -------
@@ -137,7 +145,7 @@ def run_cell(task: Task, data: TaskData, method: str, fraction: float, seed: int
     if spec.get("baseline") == "ceiling":
         scores = task.ceiling(data)
     else:
-        src, tgt = masked_pair(data, fraction, seed)
+        src, tgt = task.mask(data, fraction, seed)
         if spec.get("baseline") == "end_to_end":
             scores = task.end_to_end(src, data)
         else:

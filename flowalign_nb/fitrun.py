@@ -26,7 +26,7 @@ from .analysis.coupling_plan import training_plan_view
 from .analysis.inputs import NotApplicableError
 from .analysis.plots import plot_comparison
 from .data import labelled_mask, make_representation
-from .experiments import COLUMNS, TARGET_LABEL_SEED_OFFSET, TaskData, masked_pair, parse_method, run_cell, task_images
+from .experiments import COLUMNS, TARGET_LABEL_SEED_OFFSET, TaskData, parse_method, run_cell, task_images
 from .plugins import get_registry, make
 from .provenance import describe_representations, now, recording_inputs, write_provenance
 from .runplots import plot_images, plot_plan, plot_training
@@ -122,7 +122,7 @@ def fit_run(task: str, method: str, fraction: float, seed: int = 0, output="runs
     task_object = make("task", task, **task_options)
     with recording_inputs() as inputs:
         data = task_object.load(seed)
-    src, tgt = masked_pair(data, fraction, seed)
+    src, tgt = task_object.mask(data, fraction, seed)
     start = time.perf_counter()
     aligner = FlowAligner(coupling=spec["coupling"], bridge=spec["bridge"], seed=seed, **{**flow_options, "progress": progress})
     moved = aligner.fit(src, tgt).transform(data.source_test)

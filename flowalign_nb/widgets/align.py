@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 
 from ..aligner import FlowAligner
-from ..experiments import masked_pair
 from ..fitrun import analyse, compare_figure
 from ..flow.train import CHECKPOINT_NAME
 from ..modality_pair import ModalityPair
@@ -297,7 +296,7 @@ class AlignPanel(W.VBox):
         try:
             task = self.task_ = self.make_task()
             data = self.data = task.load(self.seed.value)
-            source, target = masked_pair(data, self.fraction.value, self.seed.value)
+            source, target = task.mask(data, self.fraction.value, self.seed.value)
             self.aligner = self.make_aligner()
             self.aligner.fit(source, target, resume=self.resume.value, should_stop=self._on_step(bar))
             moved = self.moved = self.aligner.transform(data.source_test)

@@ -8,7 +8,7 @@ import ipywidgets as W
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from ..experiments import DEFAULT_METHODS, summarise, sweep
+from ..experiments import DEFAULT_METHODS, LINEAR_BASELINES, summarise, sweep
 from ..plugins import get_registry, make, on_registry_change
 from ..results import plot_sweep
 from .figures import png
@@ -56,7 +56,7 @@ class SweepPanel(W.VBox):
         self._task_choice = RegistryChoice(self.task, "task", self.task_fields)
         self.fractions = W.Text(value="0.02, 0.05, 0.1, 0.2", description="fractions")
         self.seeds = W.Text(value="0, 1, 2", description="seeds")
-        self.methods = W.SelectMultiple(options=list(DEFAULT_METHODS), value=list(DEFAULT_METHODS), description="methods")
+        self.methods = W.SelectMultiple(options=list(dict.fromkeys([*DEFAULT_METHODS, *LINEAR_BASELINES])), value=list(DEFAULT_METHODS), description="methods")
         self.steps = W.BoundedIntText(value=500, min=1, max=10_000_000, description="flow steps")
         self.run_button = W.Button(description="Run sweep", button_style="primary", icon="play")
         self.run_button.on_click(lambda _: self.run())
