@@ -5,7 +5,6 @@ import pytest
 from PIL import Image
 
 import flowalign_nb as fa
-from flowalign_nb.experiments import run_cell
 from flowalign_vision import MnistEffnetToCnn, MnistTextToImage, frechet_distance
 
 SMALL = dict(n_source=30, n_target=30, n_test=20, progress=False)
