@@ -204,7 +204,7 @@ def block_layout(counts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def solve_blocks(block_cost, i_src: torch.Tensor, i_tgt: torch.Tensor, counts: torch.Tensor, solver: str = "emd", *,
-                 reg: float = 0.05, reg_m: float = 1.0, num_iter_max: int = 1000, tol: float = 1e-5,
+                 reg: float = 0.05, reg_m: float = 1.0, num_iter_max: int = 1000, tol: float = 1e-9,
                  log_domain: bool = False, device: torch.device | str = "cpu") -> BlockPlan:
     """Solve one plan per block of a balanced minibatch (see the module docstring).
 
@@ -266,7 +266,7 @@ def solve_blocks(block_cost, i_src: torch.Tensor, i_tgt: torch.Tensor, counts: t
     return BlockPlan(plans, pos_dev, pos_dev, batch)
 
 
-def batched_log_sinkhorn(cost: torch.Tensor, a: torch.Tensor, b: torch.Tensor, reg: float, *, tol: float = 1e-5,
+def batched_log_sinkhorn(cost: torch.Tensor, a: torch.Tensor, b: torch.Tensor, reg: float, *, tol: float = 1e-9,
                          num_iter_max: int = 1000, reg_start: float = 1.0, factor: float = 0.5, stage_iter: int = 5) -> torch.Tensor:
     """Entropic plans of a batch of problems, log domain, with epsilon-scaling (warm-started).
 
@@ -308,7 +308,7 @@ def batched_log_sinkhorn(cost: torch.Tensor, a: torch.Tensor, b: torch.Tensor, r
 
 
 def batched_sinkhorn_stabilized(cost: torch.Tensor, a: torch.Tensor, b: torch.Tensor, reg: float, *, reg_m: float | None = None,
-                                tol: float = 1e-5, num_iter_max: int = 1000, reg_start: float = 0.1, factor: float = 0.5,
+                                tol: float = 1e-9, num_iter_max: int = 1000, reg_start: float = 0.1, factor: float = 0.5,
                                 stage_iter: int = 5, check_every: int = 10, kernel_dtype: torch.dtype | None = None) -> torch.Tensor:
     """Entropic plans of a batch of problems: Sinkhorn scaling with log-domain absorption and epsilon-scaling.
 

@@ -238,3 +238,24 @@ def test_blocks_option_errors(labelled):
     coupling = fa.make("coupling", "ot", batch_size=64, full_plan_max=10, blocks=True)
     with pytest.raises(ValueError, match="need labelled items"):
         coupling.fit(src, bare, bridge=fa.make("bridge", "prototype").fit(src, tgt))
+
+
+@pytest.mark.parametrize("name", ["sinkhorn", "unbalanced"])
+def test_blocked_entropic_couplings_at_their_defaults_equal_pot_at_its_defaults(labelled, name):
+    """What users get: the coupling's default options against ``ot.sinkhorn`` / ``sinkhorn_unbalanced`` at POT's."""
+    src, tgt, bridge = labelled
+    coupling = fa.make("coupling", name, full_plan_max=100, blocks=True).fit(src, tgt, bridge=bridge)
+    i_src, i_tgt, counts = coupling.block_sampler_.draw(512, torch.Generator().manual_seed(0))
+    plan = coupling.block_plan(i_src, i_tgt, counts).dense()
+    pos, sizes = block_layout(counts)
+    expected = torch.zeros_like(plan)
+    for b in range(len(sizes)):
+        p = pos[b, : sizes[b]]
+        w = torch.full((len(p),), 1.0 / 512, dtype=torch.float64)
+        cost = bridge.cost(i_src[p], i_tgt[p])
+        if name == "sinkhorn":
+            expected[p[:, None], p[None, :]] = ot.sinkhorn(w, w, cost, coupling.reg)
+        else:
+            expected[p[:, None], p[None, :]] = ot.unbalanced.sinkhorn_unbalanced(w, w, cost, coupling.reg, coupling.reg_m)
+    expected = expected / expected.sum()
+    assert float((plan - expected).abs().sum()) < 1e-6
