@@ -259,3 +259,18 @@ def test_blocked_entropic_couplings_at_their_defaults_equal_pot_at_its_defaults(
             expected[p[:, None], p[None, :]] = ot.unbalanced.sinkhorn_unbalanced(w, w, cost, coupling.reg, coupling.reg_m)
     expected = expected / expected.sum()
     assert float((plan - expected).abs().sum()) < 1e-6
+
+
+def test_block_sampler_draws_targets_in_the_source_class_proportions():
+    """Blocked minibatches are class-conditional: targets follow the source's block shares, not their own."""
+    src_b = torch.tensor([0] * 600 + [1] * 300 + [2] * 100)  # source 60 / 30 / 10 %
+    tgt_b = torch.tensor([0] * 200 + [1] * 400 + [2] * 400)  # target 20 / 40 / 40 %
+    sampler = BlockSampler(src_b, tgt_b)
+    g = torch.Generator().manual_seed(0)
+    draws = [sampler.draw(1000, g) for _ in range(20)]
+    i_tgt = torch.cat([d[1] for d in draws])
+    shares = torch.bincount(tgt_b[i_tgt], minlength=3).double() / len(i_tgt)
+    torch.testing.assert_close(shares, torch.tensor([0.6, 0.3, 0.1], dtype=torch.float64), rtol=0, atol=0.01)
+    # within a block, target items are uniform: each class-2 target item drawn about 2000 / 400 times
+    per_item = torch.bincount(i_tgt[tgt_b[i_tgt] == 2], minlength=1000)[tgt_b == 2].double()
+    assert float(per_item.std() / per_item.mean()) < 0.6
