@@ -527,6 +527,11 @@ def test_minibatch_when_large(same_space, name):
         assert i_src.dtype == i_tgt.dtype == torch.long
         assert int(i_src.min()) >= 0 and int(i_src.max()) < src.n
         assert int(i_tgt.min()) >= 0 and int(i_tgt.max()) < tgt.n
+    # the pairs come from minibatch plans: far cheaper than uniform pairs under the (same-space) euclidean cost
+    i_src, i_tgt = coupling.sample(2000, g)
+    paired = float(bridge.cost(i_src, i_tgt).diagonal().mean())
+    uniform_pairs = float(bridge.cost(torch.arange(src.n), torch.arange(tgt.n)).mean())
+    assert paired < 0.5 * uniform_pairs
 
 
 def test_full_plan_threshold_is_inclusive(same_space):
@@ -568,7 +573,14 @@ def test_ot_couplings_need_a_bridge(same_space, name):
 def test_exemplar_and_independent_need_no_bridge(exemplar_data):
     src, tgt = exemplar_data
     for name in ("exemplar", "independent"):
-        fa.make("coupling", name).fit(src, tgt)  # no error
+        coupling = fa.make("coupling", name)
+        assert coupling.fit(src, tgt) is coupling and coupling.bridge_ is None
+        i_src, i_tgt = coupling.sample(500, torch.Generator().manual_seed(0))
+        assert int(i_src.max()) < src.n and int(i_tgt.max()) < tgt.n
+        if name == "exemplar":  # without any bridge, pairs still share their (known) class
+            assert torch.equal(src.labels[i_src], tgt.labels[i_tgt]) and bool((src.labels[i_src] >= 0).all())
+        else:  # and the independent coupling really ignores classes
+            assert float((src.labels[i_src] == tgt.labels[i_tgt]).double().mean()) < 0.6
 
 
 def test_unbalanced_loses_mass_and_plan_is_normalised(same_space):
