@@ -26,7 +26,7 @@ drawn class-balanced and solved as a sum of small per-class problems (:mod:`flow
 most ``full_plan_max`` items (default 2,048 for the linear solvers, 512 for ``gw``: a float64 plan of
 2,048 x 2,048 is 32 MB and ``ot.emd`` solves it in about 2 s on 2 CPU cores) and sample every batch
 from it; larger sets get a fresh plan per minibatch of ``plan_size`` random source and target items
-per side. ``plan_size=None`` (default) ties the minibatch plan to the training batch: each call
+per side (for ``gw``, conditioned on one anchor plan so that all minibatches follow one symmetry). ``plan_size=None`` (default) ties the minibatch plan to the training batch: each call
 ``sample(batch_size, ...)`` solves a ``batch_size x batch_size`` plan. (``batch_size`` as a coupling
 option is the old name of ``plan_size``; it still works, with a ``FutureWarning``, for one release.)
 
@@ -523,7 +523,10 @@ class SinkhornCoupling(PlanCoupling):
     num_iter_max : int
     blocks, device : see :class:`PlanCoupling`
     tol : float
-        Stopping tolerance of the class-blocked solver on the L2 marginal error of each block.
+        Stopping tolerance of the class-blocked solver on the L2 marginal error of each block. The
+        default is ``ot.sinkhorn``'s ``stopThr``, so blocked plans equal POT's at both defaults
+        (L1 < 1e-6 on normalised plans); ``tol >= 1e-6`` also switches to float32 kernels, faster
+        and less exact (``benchmarks/blocked_tolerance.py``).
     """
 
     needs_bridge = True
@@ -531,7 +534,7 @@ class SinkhornCoupling(PlanCoupling):
     block_solver = "sinkhorn"
 
     def __init__(self, reg: float = 0.05, method: str = "sinkhorn", plan_size: int | None = None, full_plan_max: int | None = None, num_iter_max: int = 1000,
-                 blocks: bool = False, device=None, tol: float = 1e-5, *, batch_size: int | None = None):
+                 blocks: bool = False, device=None, tol: float = 1e-9, *, batch_size: int | None = None):
         super().__init__(plan_size, full_plan_max, blocks=blocks, device=device, batch_size=batch_size)
         self.tol = _positive("tol", tol)
         methods = ("sinkhorn", "sinkhorn_log", "sinkhorn_stabilized", "greenkhorn")
@@ -566,7 +569,11 @@ class UnbalancedCoupling(PlanCoupling):
     blocks, device : see :class:`PlanCoupling` (class blocks are solved all at once by
         :func:`flowalign_nb.blocks.batched_sinkhorn_stabilized`)
     tol : float
-        Stopping tolerance of the class-blocked solver (L2 change of the row marginal).
+        Stopping tolerance of the class-blocked solver (L2 change of the row marginal between
+        checks). The default makes blocked plans equal ``ot.unbalanced.sinkhorn_unbalanced``'s at
+        both defaults (L1 < 1e-6 on normalised plans). Measured at B=1024 (10 classes, one CPU
+        thread; ``benchmarks/blocked_tolerance.py``): 69 ms per minibatch, against 24 ms and L1
+        2.4e-4 with ``tol=1e-4``.
     """
 
     needs_bridge = True
@@ -574,7 +581,7 @@ class UnbalancedCoupling(PlanCoupling):
     block_solver = "unbalanced"
 
     def __init__(self, reg: float = 0.05, reg_m: float = 1.0, plan_size: int | None = None, full_plan_max: int | None = None, num_iter_max: int = 1000,
-                 blocks: bool = False, device=None, tol: float = 1e-5, *, batch_size: int | None = None):
+                 blocks: bool = False, device=None, tol: float = 1e-9, *, batch_size: int | None = None):
         super().__init__(plan_size, full_plan_max, blocks=blocks, device=device, batch_size=batch_size)
         self.tol = _positive("tol", tol)
         self.reg, self.reg_m = _positive("reg", reg), _positive("reg_m", reg_m)
@@ -591,9 +598,35 @@ class UnbalancedCoupling(PlanCoupling):
         return {"reg": self.reg, "reg_m": self.reg_m, "num_iter_max": self.num_iter_max, "tol": self.tol}
 
 
+def squared_distances(x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+    """``||x_i - y_j||^2`` in float64, shape (len(x), len(y)); ``y = x`` when None."""
+    x = x.double()
+    return ot.dist(x, x if y is None else y.double())
+
+
+def mean_squared_distance(x: torch.Tensor, chunk: int = 65536) -> torch.Tensor:
+    """``mean_{ij} ||x_i - x_j||^2 = 2 sum_d var(x_d)`` (population variances), float64, in O(n d) memory.
+
+    Parameters
+    ----------
+    x : Tensor, shape (n, d)
+    chunk : int
+        Rows summed at once (bounds memory for memory-mapped data).
+    """
+    n = len(x)
+    total = torch.zeros(x.shape[1], dtype=torch.float64)
+    for start in range(0, n, chunk):
+        total += x[start : start + chunk].double().sum(0)
+    mean = total / n
+    spread = torch.zeros((), dtype=torch.float64)
+    for start in range(0, n, chunk):
+        spread += ((x[start : start + chunk].double() - mean) ** 2).sum()
+    return (2.0 * spread / n).clamp_min(1e-12)
+
+
 def intra_cost(x: torch.Tensor) -> torch.Tensor:
     """Squared Euclidean distances within one space divided by their maximum, float64, (n, n)."""
-    c = ot.dist(x.double(), x.double())
+    c = squared_distances(x)
     return c / c.max().clamp_min(1e-12)
 
 
@@ -602,37 +635,216 @@ class GromovWassersteinCoupling(PlanCoupling):
 
     ``pi = argmin_{pi in Pi(a, b)} sum_{ijkl} (C_src[i,k] - C_tgt[j,l])^2 pi_ij pi_kl`` with ``C`` the
     max-normalised squared distances of each space (``ot.gromov.gromov_wasserstein``; with
-    ``epsilon > 0``, ``ot.gromov.entropic_gromov_wasserstein``). Given a bridge, fused GW
-    (``ot.gromov.fused_gromov_wasserstein``) adds ``(1 - alpha) <M, pi>`` with ``M`` the bridge cost.
+    ``reg > 0``, ``ot.gromov.entropic_gromov_wasserstein``). Given a bridge, fused GW adds
+    ``(1 - alpha) <M, pi>`` with ``M`` the bridge cost and weighs the structure term by ``alpha``
+    (``ot.gromov.fused_gromov_wasserstein``; with ``reg > 0``,
+    ``ot.gromov.entropic_fused_gromov_wasserstein``).
+
+    **Minibatches are conditioned on one anchor plan.** GW is defined only up to the isometries of
+    the data, so independent minibatch plans may each pick another symmetry (a reflection, say) and
+    the flow would learn their mixture. Above ``full_plan_max`` items, ``fit`` therefore solves one
+    (fused) GW plan ``pi_A`` between ``full_plan_max`` anchor items drawn at random in each space
+    (``seed``); since GW's solvers find local optima and ``pi_A`` decides every minibatch, it is the
+    best (lowest objective, :func:`gw_objective`) of ``n_init`` starts: POT's default ``a b^T``,
+    :func:`distance_profile_plan`, then random permutation plans. The anchors' intra-space costs
+    are squared distances divided by the mean squared distance over all items of their space
+    (:func:`mean_squared_distance`), not by the anchors' maximum: the maximum of a subsample is an
+    extreme statistic and differs between the two spaces' subsamples, distorting their comparison.
+    Every minibatch plan among source items ``x`` and target items ``y`` then solves the
+    linear problem of one conditional-gradient step of (fused) GW at ``pi_A`` (the step POT's solvers
+    iterate), ``argmin_{pi in Pi(a, b)} <G, pi> (- reg H(pi))`` with the gradient
+
+        G_xy = 2 sum_{kl} (D_src[x, k] - D_tgt[y, l])^2 pi_A[k, l]     (no bridge)
+        G_xy = (1 - alpha) M_xy + alpha * 2 sum_{kl} (...)^2 pi_A[k, l]  (with a bridge)
+
+    ``D[x, k]``: squared distance of item ``x`` to anchor ``k`` of its space, normalised as the
+    anchors' ``C``. Solved by ``ot.emd`` (``reg = 0``) or ``ot.sinkhorn`` (``reg > 0``). Every
+    minibatch follows the symmetry ``pi_A`` chose, and :meth:`plan` returns these plans too.
 
     Parameters
     ----------
-    epsilon : float
-        Entropic regularisation; 0 for the non-entropic solver.
+    reg : float
+        Entropic regularisation; 0 for the non-entropic solvers.
     alpha : float
         Weight of the structure term in fused GW (used only with a bridge).
+    plan_size : int or None
+        Items per side of a minibatch plan (None: the training batch, as for every plan coupling).
+    full_plan_max : int
+        The number of items up to which one plan on all items is solved, and the number of anchor
+        items per space above it.
+    seed : int
+        Draw of the anchor items and of the random starts.
+    n_init : int
+        Starts of the anchor plan's solver (1: POT's default start only).
+    epsilon : float or None
+        Deprecated name of ``reg`` (FutureWarning).
+    batch_size : int or None
+        Deprecated name of ``plan_size`` (FutureWarning).
+
+    Attributes
+    ----------
+    anchor_src_, anchor_tgt_ : LongTensor, shape (n_anchors,) or None
+        Anchor items of each space (None when one full plan is solved).
+    anchor_plan_ : Tensor, shape (n_anchors_src, n_anchors_tgt) or None
+        Their GW plan, summing to 1.
     """
 
     default_full_plan_max = 512
+    deprecated_options = ("batch_size", "epsilon")
     plan_copies = 8  # two intra-space cost matrices, the plan, its gradient and the line search
 
-    def __init__(self, epsilon: float = 0.0, alpha: float = 0.5, plan_size: int | None = None, full_plan_max: int | None = None, *,
-                 batch_size: int | None = None):
+    def __init__(self, reg: float = 0.0, alpha: float = 0.5, plan_size: int | None = None, full_plan_max: int | None = None,
+                 seed: int = 0, n_init: int = 6, *, epsilon: float | None = None, batch_size: int | None = None):
         super().__init__(plan_size, full_plan_max, batch_size=batch_size)
-        if not (isinstance(epsilon, (int, float)) and epsilon >= 0):
-            raise ValueError(f"epsilon={epsilon!r} is not allowed; it must be a number >= 0 (0: non-entropic GW)")
-        if not (isinstance(alpha, (int, float)) and 0 <= alpha <= 1):
+        self.n_init = _positive_int("n_init", n_init)
+        if epsilon is not None:
+            if reg != 0.0:
+                raise ValueError(f"got reg={reg!r} and its deprecated name epsilon={epsilon!r}; pass reg only")
+            warnings.warn("the 'gw' coupling's epsilon= is deprecated; use reg= (entropic regularisation is reg everywhere)",
+                          FutureWarning, stacklevel=2)
+            reg = epsilon
+        if isinstance(reg, bool) or not (isinstance(reg, (int, float)) and reg >= 0):
+            raise ValueError(f"reg={reg!r} is not allowed; it must be a number >= 0 (0: non-entropic GW)")
+        if isinstance(alpha, bool) or not (isinstance(alpha, (int, float)) and 0 <= alpha <= 1):
             raise ValueError(f"alpha={alpha!r} is not allowed; it must be in [0, 1]")
-        self.epsilon, self.alpha = epsilon, alpha
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise ValueError(f"seed={seed!r} is not allowed; it must be an integer")
+        self.reg, self.alpha, self.seed = float(reg), float(alpha), seed
+
+    def _fit(self):
+        self.anchor_src_ = self.anchor_tgt_ = self.anchor_plan_ = None
+        super()._fit()
+        if self.full_plan_ is not None:
+            return
+        generator = torch.Generator().manual_seed(self.seed)
+        self.anchor_src_ = torch.randperm(self.src_.n, generator=generator)[: self.full_plan_max].sort().values
+        self.anchor_tgt_ = torch.randperm(self.tgt_.n, generator=generator)[: self.full_plan_max].sort().values
+        n_src, n_tgt = len(self.anchor_src_), len(self.anchor_tgt_)
+        check_memory(self.plan_bytes(n_src, n_tgt), f"GromovWassersteinCoupling: an anchor plan of {n_src} x {n_tgt} items",
+                     "lower full_plan_max (the number of anchors)")
+        self.anchor_scale_ = (mean_squared_distance(self.src_.x), mean_squared_distance(self.tgt_.x))
+        c_src = squared_distances(self.src_.x[self.anchor_src_]) / self.anchor_scale_[0]
+        c_tgt = squared_distances(self.tgt_.x[self.anchor_tgt_]) / self.anchor_scale_[1]
+        cost = None if self.bridge_ is None else self.bridge_.cost(self.anchor_src_, self.anchor_tgt_)
+        inits = [None, distance_profile_plan(c_src, c_tgt)]
+        inits += [permutation_plan(n_src, n_tgt, generator) for _ in range(self.n_init - 2)]
+        starts = [self.gw_solve(c_src, c_tgt, cost, init=init) for init in inits[: self.n_init]]
+        anchor_plan = min(starts, key=lambda plan: float(gw_objective(plan, c_src, c_tgt, cost, self.alpha)))
+        self.anchor_plan_ = anchor_plan / anchor_plan.sum()
 
     def solve(self, i_src, i_tgt):
-        c_src, c_tgt = intra_cost(self.src_.x[i_src]), intra_cost(self.tgt_.x[i_tgt])
-        a, b = uniform(len(i_src)), uniform(len(i_tgt))
+        if self.anchor_plan_ is None:
+            cost = None if self.bridge_ is None else self.bridge_.cost(i_src, i_tgt)
+            return self.gw_solve(intra_cost(self.src_.x[i_src]), intra_cost(self.tgt_.x[i_tgt]), cost)
+        return self.conditioned_plan(i_src, i_tgt)
+
+    def gw_solve(self, c_src: torch.Tensor, c_tgt: torch.Tensor, cost: torch.Tensor | None = None,
+                 init: torch.Tensor | None = None) -> torch.Tensor:
+        """POT's (fused with ``cost``, entropic with ``reg``) GW plan, uniform weights, shape (n, m).
+
+        Parameters
+        ----------
+        c_src, c_tgt : Tensor, shapes (n, n) and (m, m)
+            Intra-space costs.
+        cost : Tensor, shape (n, m), or None
+            Bridge cost (fused GW).
+        init : Tensor, shape (n, m), or None
+            The solver's starting plan (POT's ``G0``; None: POT's default, ``a b^T``).
+        """
+        a, b = uniform(len(c_src)), uniform(len(c_tgt))
+        if cost is not None:
+            if self.reg > 0:
+                return ot.gromov.entropic_fused_gromov_wasserstein(cost, c_src, c_tgt, a, b, "square_loss", epsilon=self.reg,
+                                                                   alpha=self.alpha, G0=init)
+            return ot.gromov.fused_gromov_wasserstein(cost, c_src, c_tgt, a, b, "square_loss", alpha=self.alpha, G0=init)
+        if self.reg > 0:
+            return ot.gromov.entropic_gromov_wasserstein(c_src, c_tgt, a, b, "square_loss", epsilon=self.reg, G0=init)
+        return ot.gromov.gromov_wasserstein(c_src, c_tgt, a, b, "square_loss", G0=init)
+
+    def conditioned_gradient(self, i_src: torch.Tensor, i_tgt: torch.Tensor) -> torch.Tensor:
+        """``G`` of the class docstring for the given items, shape (len(i_src), len(i_tgt)), float64.
+
+        ``sum_kl (D_src[x,k] - D_tgt[y,l])^2 pi_A[k,l] = (D_src^2 p)_x + (D_tgt^2 q)_y - 2 (D_src pi_A D_tgt^T)_xy``
+        with ``p, q`` the anchor plan's marginals: memory O((n + m) n_anchors), no 4-index tensor.
+        """
+        d_src = squared_distances(self.src_.x[i_src], self.src_.x[self.anchor_src_]) / self.anchor_scale_[0]
+        d_tgt = squared_distances(self.tgt_.x[i_tgt], self.tgt_.x[self.anchor_tgt_]) / self.anchor_scale_[1]
+        pi = self.anchor_plan_
+        structure = (d_src**2 @ pi.sum(1))[:, None] + (d_tgt**2 @ pi.sum(0))[None, :] - 2.0 * (d_src @ pi) @ d_tgt.T
+        gradient = 2.0 * structure
         if self.bridge_ is not None:
-            return ot.gromov.fused_gromov_wasserstein(self.bridge_.cost(i_src, i_tgt), c_src, c_tgt, a, b, "square_loss", alpha=self.alpha)
-        if self.epsilon > 0:
-            return ot.gromov.entropic_gromov_wasserstein(c_src, c_tgt, a, b, "square_loss", epsilon=self.epsilon)
-        return ot.gromov.gromov_wasserstein(c_src, c_tgt, a, b, "square_loss")
+            gradient = (1.0 - self.alpha) * self.bridge_.cost(i_src, i_tgt) + self.alpha * gradient
+        return gradient
+
+    def conditioned_plan(self, i_src: torch.Tensor, i_tgt: torch.Tensor) -> torch.Tensor:
+        """The minibatch plan conditioned on the anchor plan (class docstring), shape (len(i_src), len(i_tgt))."""
+        gradient = self.conditioned_gradient(i_src, i_tgt)
+        a, b = uniform(len(i_src)), uniform(len(i_tgt))
+        if self.reg > 0:
+            return ot.sinkhorn(a, b, gradient, self.reg)
+        return ot.emd(a, b, gradient, numItermax=10_000_000)
+
+
+def distance_profile_plan(c_src: torch.Tensor, c_tgt: torch.Tensor, n_quantiles: int = 50) -> torch.Tensor:
+    """A starting plan for GW that matches items whose distance distributions look alike.
+
+    Item ``i`` is described by ``n_quantiles`` quantiles of its row of ``C`` (its distances to all
+    items of its own space, invariant to any isometry); the plan is the exact OT plan (``ot.emd``,
+    uniform weights) for the squared L2 distance between these profiles, the quantile form of
+    Memoli's third lower bound of GW.
+
+    Parameters
+    ----------
+    c_src : Tensor, shape (n, n)
+    c_tgt : Tensor, shape (m, m)
+        Intra-space costs (:func:`intra_cost`).
+
+    Returns
+    -------
+    Tensor, shape (n, m), float64, summing to 1
+    """
+    q = torch.linspace(0.0, 1.0, n_quantiles, dtype=torch.float64)
+    profile_src, profile_tgt = torch.quantile(c_src.double(), q, dim=1).T, torch.quantile(c_tgt.double(), q, dim=1).T
+    return ot.emd(uniform(len(c_src)), uniform(len(c_tgt)), ot.dist(profile_src, profile_tgt), numItermax=10_000_000)
+
+
+def permutation_plan(n: int, m: int, generator: torch.Generator) -> torch.Tensor:
+    """A random vertex of the transport polytope ``Pi(1/n, 1/m)``: ``ot.emd`` on uniform random costs.
+
+    For ``n == m`` a random permutation matrix divided by ``n``.
+
+    Returns
+    -------
+    Tensor, shape (n, m), float64
+    """
+    return ot.emd(uniform(n), uniform(m), torch.rand(n, m, generator=generator, dtype=torch.float64))
+
+
+def gw_objective(plan: torch.Tensor, c_src: torch.Tensor, c_tgt: torch.Tensor, cost: torch.Tensor | None = None,
+                 alpha: float = 0.5) -> torch.Tensor:
+    """The (fused) GW objective of a plan (square loss), as POT's solvers minimise it.
+
+    ``E(pi) = sum_{ijkl} (C_src[i,k] - C_tgt[j,l])^2 pi_ij pi_kl``; with a bridge cost ``M``,
+    ``(1 - alpha) <M, pi> + alpha E(pi)``.
+
+    Parameters
+    ----------
+    plan : Tensor, shape (n, m)
+    c_src, c_tgt : Tensor, shapes (n, n) and (m, m)
+    cost : Tensor, shape (n, m), or None
+    alpha : float
+        Used only with ``cost``.
+
+    Returns
+    -------
+    Tensor, scalar
+    """
+    plan = plan.double()
+    const, h_src, h_tgt = ot.gromov.init_matrix(c_src, c_tgt, plan.sum(1), plan.sum(0), "square_loss")
+    structure = ot.gromov.gwloss(const, h_src, h_tgt, plan)
+    if cost is None:
+        return structure
+    return (1.0 - alpha) * (cost * plan).sum() + alpha * structure
 
 
 @hookimpl

@@ -91,23 +91,40 @@ OT_CASES = [
 
 @pytest.mark.parametrize("space", ["same_space", "cross_space"])
 @pytest.mark.parametrize("name,options", OT_CASES, ids=[c[0] for c in OT_CASES])
-def test_plan_coupling_solve_equals_pot(request, space, name, options):
+def test_plan_coupling_plans_solve_their_problem(request, space, name, options):
+    """Independent of POT: the LP optimum (scipy HiGHS) for ``ot``; the optimality conditions for the entropic plans."""
+    from scipy.optimize import linprog
+
     src, tgt, bridge = request.getfixturevalue(space)
     coupling = fa.make("coupling", name, **options).fit(src, tgt, bridge=bridge)
     i_src, i_tgt = subsets(src, tgt)
-    cost = bridge.cost(i_src, i_tgt)
-    expected = torch.as_tensor(pot_plan(name, cost, options.get("reg"), options.get("reg_m")), dtype=torch.float64)
-
-    got = coupling.solve(i_src, i_tgt)
-    assert got.shape == (len(i_src), len(i_tgt))
-    assert torch.allclose(got.double(), expected, rtol=0, atol=1e-6)
-    # the plan is not trivially uniform (so the comparison above is informative)
-    assert (expected.max() - expected.min()) > 1e-3 / expected.numel()
-
-    plan = coupling.plan(i_src, i_tgt)
-    assert torch.allclose(plan.double(), expected / expected.sum(), rtol=0, atol=1e-6)
-    assert float(plan.sum()) == pytest.approx(1.0, abs=1e-9)
-    assert float(plan.min()) >= 0.0
+    cost, plan = bridge.cost(i_src, i_tgt), coupling.solve(i_src, i_tgt).double()
+    n, m = cost.shape
+    a, b = uniform(n), uniform(m)
+    torch.testing.assert_close(coupling.plan(i_src, i_tgt), plan / plan.sum(), rtol=0, atol=1e-15)  # plan(): normalised solve()
+    if name == "ot":
+        rows = np.kron(np.eye(n), np.ones((1, m)))
+        cols = np.kron(np.ones((1, n)), np.eye(m))
+        lp = linprog(cost.numpy().ravel(), A_eq=np.vstack([rows, cols]), b_eq=np.concatenate([a.numpy(), b.numpy()]), method="highs")
+        assert float((plan * cost).sum()) == pytest.approx(lp.fun, rel=1e-9)
+        torch.testing.assert_close(plan.sum(1), a, rtol=0, atol=1e-12)
+        return
+    reg = options["reg"]
+    if name == "sinkhorn":  # pi = diag(u) exp(-C / reg) diag(v): log pi + C / reg is additive, and the marginals hold
+        free_s, free_t = src.labels[i_src] < 0, tgt.labels[i_tgt] < 0  # unlabelled: no mask penalty, no zero entries
+        potential = (torch.log(plan) + cost / reg)[free_s][:, free_t]
+        centred = potential - potential.mean(1, keepdim=True) - potential.mean(0, keepdim=True) + potential.mean()
+        assert float(centred.abs().max()) < 1e-6
+        # POT's default 1000 iterations leave a marginal error up to 8e-5 on one of these problems
+        torch.testing.assert_close(plan.sum(1), a, rtol=0, atol=1e-4)
+        torch.testing.assert_close(plan.sum(0), b, rtol=0, atol=1e-4)
+        return
+    # unbalanced, POT's reg_type "kl": C + reg log(pi / a b^T) + reg_m log(r / a) + reg_m log(c / b) = 0
+    reg_m = options["reg_m"]
+    gradient = cost + reg * torch.log(plan / torch.outer(a, b)) + reg_m * torch.log(plan.sum(1) / a)[:, None] + reg_m * torch.log(plan.sum(0) / b)[None, :]
+    carried = plan > 0  # pairs with the mask penalty underflow to 0
+    assert float(carried.double().mean()) > 0.3
+    assert float(gradient[carried].abs().max()) < 1e-4
 
 
 def test_exact_ot_plan_has_uniform_marginals(same_space):
@@ -163,7 +180,7 @@ def test_gw_equals_pot_gromov_wasserstein(gw_data):
 
 def test_gw_entropic_equals_pot(gw_data):
     src, tgt = gw_data
-    coupling = fa.make("coupling", "gw", epsilon=0.05).fit(src, tgt)
+    coupling = fa.make("coupling", "gw", reg=0.05).fit(src, tgt)
     c1, c2, a, b = gw_inputs(src, tgt)
     expected = torch.as_tensor(
         ot.gromov.entropic_gromov_wasserstein(c1, c2, a, b, "square_loss", epsilon=0.05), dtype=torch.float64
@@ -171,7 +188,7 @@ def test_gw_entropic_equals_pot(gw_data):
     plain = torch.as_tensor(ot.gromov.gromov_wasserstein(c1, c2, a, b, "square_loss"), dtype=torch.float64)
     got = coupling.solve(torch.arange(src.n), torch.arange(tgt.n)).double()
     assert torch.allclose(got, expected, rtol=0, atol=1e-6)
-    assert not torch.allclose(got, plain, rtol=0, atol=1e-6)  # epsilon really switches solvers
+    assert not torch.allclose(got, plain, rtol=0, atol=1e-6)  # reg really switches solvers
 
 
 def test_gw_fused_with_bridge_equals_pot(gw_data):
@@ -188,6 +205,121 @@ def test_gw_fused_with_bridge_equals_pot(gw_data):
     got = coupling.solve(i_src, i_tgt).double()
     assert torch.allclose(got, expected, rtol=0, atol=1e-6)
     assert torch.allclose(coupling.plan(i_src, i_tgt).double(), expected / expected.sum(), rtol=0, atol=1e-6)
+
+
+def test_gw_epsilon_is_a_deprecated_name_of_reg(gw_data):
+    src, tgt = gw_data
+    with pytest.warns(FutureWarning, match=r"epsilon= is deprecated; use reg="):
+        old = fa.make("coupling", "gw", epsilon=0.05)
+    assert old.reg == 0.05
+    new = fa.make("coupling", "gw", reg=0.05)
+    torch.testing.assert_close(old.fit(src, tgt).full_plan_, new.fit(src, tgt).full_plan_, rtol=0, atol=0)
+    with pytest.raises(ValueError, match=r"got reg=0.1 and its deprecated name epsilon=0.05; pass reg only"):
+        fa.make("coupling", "gw", reg=0.1, epsilon=0.05)
+
+
+def test_gw_reg_is_honoured_with_a_bridge(gw_data):
+    """Fused GW with ``reg > 0`` is entropic: positive on every allowed pair, and more spread as reg grows."""
+    src, tgt = gw_data
+    bridge = fa.make("bridge", "prototype").fit(src, tgt)
+    exact = fa.make("coupling", "gw").fit(src, tgt, bridge=bridge).full_plan_
+    entropic = fa.make("coupling", "gw", reg=0.05).fit(src, tgt, bridge=bridge).full_plan_
+    assert float((exact > 1e-12).double().mean()) < 0.2  # a non-entropic plan is sparse
+    same_class = src.labels[:, None] == tgt.labels[None, :]  # other pairs carry the bridge's mask penalty
+    assert bool((entropic[same_class] > 0).all())
+    assert float((entropic - exact).abs().sum()) > 0.1
+    smoother = fa.make("coupling", "gw", reg=0.5).fit(src, tgt, bridge=bridge).full_plan_
+
+    def entropy(plan):
+        return float(-(plan * torch.log(plan.clamp_min(1e-300))).sum())
+
+    assert entropy(exact) < entropy(entropic) < entropy(smoother)  # more regularisation, more spread
+
+
+def test_gw_objective_is_the_four_index_sum():
+    from flowalign_nb.couplings import gw_objective
+
+    rng = np.random.default_rng(0)
+    c1, c2 = intra_cost(torch.as_tensor(rng.standard_normal((6, 2)))), intra_cost(torch.as_tensor(rng.standard_normal((5, 3))))
+    plan = torch.as_tensor(rng.random((6, 5)))
+    plan = plan / plan.sum()
+    direct = sum(float((c1[i, k] - c2[j, l]) ** 2 * plan[i, j] * plan[k, l]) for i in range(6) for k in range(6) for j in range(5) for l in range(5))
+    assert float(gw_objective(plan, c1, c2)) == pytest.approx(direct, rel=1e-12)
+    cost = torch.as_tensor(rng.random((6, 5)))
+    assert float(gw_objective(plan, c1, c2, cost, alpha=0.3)) == pytest.approx(0.7 * float((cost * plan).sum()) + 0.3 * direct, rel=1e-12)
+
+
+def test_distance_profile_plan_recovers_a_permutation_of_isometric_copies():
+    from flowalign_nb.couplings import distance_profile_plan
+
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((40, 3))
+    sigma = rng.permutation(40)  # target item j is source item sigma[j], rotated
+    q, _ = np.linalg.qr(rng.standard_normal((3, 3)))
+    y = x[sigma] @ q
+    plan = distance_profile_plan(intra_cost(torch.as_tensor(x)), intra_cost(torch.as_tensor(y)))
+    assert torch.equal(plan.argmax(0), torch.as_tensor(sigma))
+    assert float(plan.sum()) == pytest.approx(1.0, abs=1e-12)
+
+
+def isometric_spaces(seed, n=600):
+    """2-d points and their images under ``(x0, x1) -> (-x1, 0, x0)`` (shuffled), each space z-scored.
+
+    The axes are skewed differently (gamma shapes 1 and 4), so the only isometry between the spaces
+    is the planted one, but reflections and the swap of axes come close. The map is a signed
+    permutation of axes plus a zero dimension, so per-feature z-scoring keeps it an isometry.
+    Returns source and target Latents and ``image``: the target position of each source item's image.
+    """
+    rng = np.random.default_rng(seed)
+    x = np.stack([rng.gamma(1.0, 1.0, n), rng.gamma(4.0, 1.0, n)], 1)
+    order = rng.permutation(n)
+    images = np.stack([-x[:, 1], np.zeros(n), x[:, 0]], 1)[order]
+
+    def z(v):
+        return ((v - v.mean(0)) / np.where(v.std(0) > 1e-12, v.std(0), 1.0)).astype(np.float32)
+
+    return Latents.from_arrays(z(x)), Latents.from_arrays(z(images)), torch.as_tensor(np.argsort(order))
+
+
+@pytest.mark.parametrize("seed", [0, 2])
+def test_minibatch_gw_follows_one_symmetry_in_every_minibatch(seed):
+    """Above full_plan_max every minibatch pairs items with their true images' neighbourhood, not a reflection.
+
+    Seed 2 is a draw where POT's GW from its default start ``a b^T`` lands in a wrong local optimum on the
+    anchors; the anchor plan is the better of two starts.
+    """
+    src, tgt, image = isometric_spaces(seed)
+    coupling = fa.make("coupling", "gw", batch_size=128, full_plan_max=300).fit(src, tgt)
+    assert coupling.full_plan_ is None and coupling.anchor_plan_.shape == (300, 300)
+    g = torch.Generator().manual_seed(0)
+    spread = float(tgt.x.double().pow(2).sum(1).mean().sqrt())
+    for _ in range(6):
+        i_src, i_tgt = coupling.sample(256, g)
+        error = (tgt.x[i_tgt] - tgt.x[image[i_src]]).double().norm(dim=1).mean()
+        assert float(error) < 0.5 * spread  # a reflected or mixed minibatch is off by about the spread
+
+
+def test_conditioned_gw_gradient_equals_pot_gradient_on_the_anchors():
+    """Among the anchors themselves, G is POT's GW gradient (``ot.gromov.gwggrad``) at the anchor plan."""
+    src, tgt, _ = isometric_spaces(0, n=120)
+    coupling = fa.make("coupling", "gw", batch_size=32, full_plan_max=60).fit(src, tgt)
+    a_src, a_tgt, pi = coupling.anchor_src_, coupling.anchor_tgt_, coupling.anchor_plan_
+    # the anchors' costs: squared distances over the mean squared distance of all items (2 x total variance)
+    scale_src, scale_tgt = 2 * src.x.double().var(0, unbiased=False).sum(), 2 * tgt.x.double().var(0, unbiased=False).sum()
+    c1, c2 = ot.dist(src.x[a_src].double(), src.x[a_src].double()) / scale_src, ot.dist(tgt.x[a_tgt].double(), tgt.x[a_tgt].double()) / scale_tgt
+    const, h1, h2 = ot.gromov.init_matrix(c1, c2, pi.sum(1), pi.sum(0), "square_loss")
+    torch.testing.assert_close(coupling.conditioned_gradient(a_src, a_tgt), ot.gromov.gwggrad(const, h1, h2, pi), rtol=1e-9, atol=1e-12)
+    # other items: the four-index sum, computed directly
+    i_src, i_tgt = torch.tensor([0, 7, 50]), torch.tensor([3, 99])
+    d1 = ((src.x[i_src, None, :].double() - src.x[a_src][None].double()) ** 2).sum(-1) / scale_src
+    d2 = ((tgt.x[i_tgt, None, :].double() - tgt.x[a_tgt][None].double()) ** 2).sum(-1) / scale_tgt
+    direct = 2 * ((d1[:, None, :, None] - d2[None, :, None, :]) ** 2 * pi[None, None]).sum((2, 3))
+    torch.testing.assert_close(coupling.conditioned_gradient(i_src, i_tgt), direct, rtol=1e-9, atol=1e-12)
+    # the anchor plan is the lowest-objective start, at least as good as POT's default start
+    from flowalign_nb.couplings import gw_objective
+
+    default = ot.gromov.gromov_wasserstein(c1, c2, pi.sum(1), pi.sum(0), "square_loss")
+    assert float(gw_objective(pi, c1, c2)) <= float(gw_objective(default, c1, c2)) + 1e-12
 
 
 # ------------------------------------------------------------- 2. exact OT recovers a permutation
@@ -412,6 +544,11 @@ def test_minibatch_when_large(same_space, name):
         assert i_src.dtype == i_tgt.dtype == torch.long
         assert int(i_src.min()) >= 0 and int(i_src.max()) < src.n
         assert int(i_tgt.min()) >= 0 and int(i_tgt.max()) < tgt.n
+    # the pairs come from minibatch plans: far cheaper than uniform pairs under the (same-space) euclidean cost
+    i_src, i_tgt = coupling.sample(2000, g)
+    paired = float(bridge.cost(i_src, i_tgt).diagonal().mean())
+    uniform_pairs = float(bridge.cost(torch.arange(src.n), torch.arange(tgt.n)).mean())
+    assert paired < 0.5 * uniform_pairs
 
 
 def test_full_plan_threshold_is_inclusive(same_space):
@@ -453,7 +590,14 @@ def test_ot_couplings_need_a_bridge(same_space, name):
 def test_exemplar_and_independent_need_no_bridge(exemplar_data):
     src, tgt = exemplar_data
     for name in ("exemplar", "independent"):
-        fa.make("coupling", name).fit(src, tgt)  # no error
+        coupling = fa.make("coupling", name)
+        assert coupling.fit(src, tgt) is coupling and coupling.bridge_ is None
+        i_src, i_tgt = coupling.sample(500, torch.Generator().manual_seed(0))
+        assert int(i_src.max()) < src.n and int(i_tgt.max()) < tgt.n
+        if name == "exemplar":  # without any bridge, pairs still share their (known) class
+            assert torch.equal(src.labels[i_src], tgt.labels[i_tgt]) and bool((src.labels[i_src] >= 0).all())
+        else:  # and the independent coupling really ignores classes
+            assert float((src.labels[i_src] == tgt.labels[i_tgt]).double().mean()) < 0.6
 
 
 def test_unbalanced_loses_mass_and_plan_is_normalised(same_space):

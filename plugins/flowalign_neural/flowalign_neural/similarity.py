@@ -73,7 +73,7 @@ def gw_category_test(source, target, labels_source, labels_target, epsilon: floa
                      n_permutations: int = 10_000, seed: int = 0) -> dict:
     """Gromov-Wasserstein plan between two spaces and a permutation test of its category mass.
 
-    The plan is the core ``gw`` coupling (``flowalign_nb.make("coupling", "gw", epsilon=...)``) on
+    The plan is the core ``gw`` coupling (``flowalign_nb.make("coupling", "gw", reg=epsilon)``) on
     each space's own max-normalised squared distances; it sees no labels. The statistic is the
     share of mass on same-category pairs, ``S = sum_ij pi_ij [c_s(i) = c_t(j)] / sum_ij pi_ij``; its
     null distribution permutes the target labels over items (plan fixed), and
@@ -95,7 +95,7 @@ def gw_category_test(source, target, labels_source, labels_target, epsilon: floa
         ``share`` (observed), ``chance`` (``sum_k p_k q_k``, label shares of each side),
         ``null_mean``, ``p_value``, ``plan`` (n x m).
     """
-    coupling = make("coupling", "gw", epsilon=epsilon, full_plan_max=max(len(source), len(target)))
+    coupling = make("coupling", "gw", reg=epsilon, full_plan_max=max(len(source), len(target)))
     coupling.fit(Latents.from_arrays(np.asarray(source)), Latents.from_arrays(np.asarray(target)))
     plan = coupling.full_plan_.numpy()
     labels_source, labels_target = np.asarray(labels_source), np.asarray(labels_target)
