@@ -2,7 +2,7 @@
 
 One balanced minibatch (``--batch`` items, 10 Gaussian classes in 32-d, all labelled) with
 prototype-bridge block costs; for ``sinkhorn`` and ``unbalanced`` at the couplings' default ``reg``
-(0.05) and ``reg_m`` (1.0): milliseconds per :func:`flowalign_nb.blocks.solve_blocks` call (median
+(0.05) and ``reg_m`` (1.0): milliseconds per :func:`flowalign_nb.transport.blocks.solve_blocks` call (median
 of ``--repeat``, one CPU thread, bridge costs included) and the L1 distance of the normalised plan
 to the one POT gives at its own defaults (``ot.sinkhorn``, ``ot.unbalanced.sinkhorn_unbalanced``),
 block by block. ``tol=1e-9`` is the couplings' default.
@@ -19,8 +19,8 @@ import ot
 import torch
 
 import flowalign_nb as fa
-from flowalign_nb.blocks import BlockSampler, block_labels, block_layout, solve_blocks
-from flowalign_nb.data import Latents
+from flowalign_nb.transport.blocks import BlockSampler, block_labels, block_layout, solve_blocks
+from flowalign_nb.data.model import Latents
 
 TOLERANCES = (1e-4, 1e-5, 1e-7, 1e-9)
 

@@ -149,7 +149,7 @@ def fit_torchcfm(method: str, xs: torch.Tensor, xt: torch.Tensor, steps: int, ba
 # ---------------------------------------------------------------- FlowAligner
 def fit_ours(method: str, xs: torch.Tensor, xt: torch.Tensor, steps: int, batch: int, seed: int, width: int):
     import flowalign_nb as fa
-    from flowalign_nb.aligner import _pad
+    from flowalign_nb.align.aligner import _pad
 
     coupling = method.removeprefix("fa-")
     options = dict(bridge=None if coupling == "independent" else "euclidean", steps=steps, batch_size=batch, seed=seed,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from flowalign_nb.experiments import sweep
+from flowalign_nb.tasks.sweep import sweep
 
 FRACTIONS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5)
 FLOWS = ("exemplar", "ot+prototype", "unbalanced+prototype", "sinkhorn+prototype", "gw")

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from flowalign_nb.experiments import summarise
+from flowalign_nb.tasks.sweep import summarise
 
 TASKS = ("imagenet_text_to_image", "imagenet_image_to_text")
 ALIGNMENT = ("exemplar", "ot+prototype", "unbalanced+prototype", "sinkhorn+prototype", "gw")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from flowalign_nb.experiments import summarise
+from flowalign_nb.tasks.sweep import summarise
 
 HIGHER_IS_BETTER = {"accuracy": True, "frechet": False}
 

@@ -22,7 +22,7 @@ import json
 from pathlib import Path
 
 import flowalign_nb as fa
-from flowalign_nb.experiments import summarise
+from flowalign_nb.tasks.sweep import summarise
 
 DEFAULTS = {
     "it_to_cnn": dict(fractions=[0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0], seeds=[0, 1, 2],

@@ -2,7 +2,7 @@
 
 One balanced minibatch of 90 items (4 Gaussian classes, all labelled; blocks of unequal size, so
 the batched solver runs on padding) with prototype-bridge block costs. For each ``(reg, reg_m)``
-the normalised block-diagonal plan of :func:`flowalign_nb.blocks.solve_blocks` (``tol=1e-13``) is
+the normalised block-diagonal plan of :func:`flowalign_nb.transport.blocks.solve_blocks` (``tol=1e-13``) is
 compared with the plan assembled from one POT call per block:
 
 - ``knopp``: ``ot.unbalanced.sinkhorn_unbalanced`` with its default method (Sinkhorn-Knopp, what
@@ -24,8 +24,8 @@ import ot
 import torch
 
 import flowalign_nb as fa
-from flowalign_nb.blocks import BlockSampler, block_labels, block_layout, solve_blocks
-from flowalign_nb.data import Latents
+from flowalign_nb.transport.blocks import BlockSampler, block_labels, block_layout, solve_blocks
+from flowalign_nb.data.model import Latents
 
 SETTINGS = [(0.1, 0.5), (0.05, 0.1), (0.05, 1.0), (0.02, 0.5), (0.01, 0.1), (0.01, 5.0)]
 

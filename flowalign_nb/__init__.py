@@ -11,7 +11,7 @@ Public API (held stable)::
     al.save(path); fa.FlowAligner.load(path)
 """
 
-from .aligner import FlowAligner
+from .align.aligner import FlowAligner
 from .analysis.compare import compare
 from .analysis.decoding import decode, transfer_decode
 from .analysis.layer_scan import layer_scan
@@ -19,8 +19,8 @@ from .analysis.predictivity import predictivity
 from .analysis.rdms import rdm
 from .analysis.rsa import rsa
 from .analysis.similarity import cka, mutual_knn_alignment, shape_metric
-from .baselines import ProcrustesAligner, RelativeAligner, RidgeAligner
-from .data import (
+from .align.baselines import ProcrustesAligner, RelativeAligner, RidgeAligner
+from .data.model import (
     Latents,
     RepresentationError,
     as_representation,
@@ -29,13 +29,13 @@ from .data import (
     train_test_split,
     validate,
 )
-from .experiments import Task, TaskData, sweep
+from .tasks.sweep import Task, TaskData, sweep
 from .hookspecs import hookimpl, hookspec
 from .plugins import list_plugins, make, register_plugin, unregister_plugin
-from .chunked import compute_representation, represent_chunked
-from .represent import represent
-from .report import report
-from .synthetic import make_synthetic_pair
+from .data.chunked import compute_representation, represent_chunked
+from .data.represent import represent
+from .report.render import report
+from .tasks.synthetic import make_synthetic_pair
 
 __version__ = "0.1.0"
 

@@ -52,12 +52,12 @@ def _demo(args) -> int:
 
     import torch
 
-    from .demo import DEMO_METHODS, DEMO_TASKS, demo_legend, demo_summary, run_demo
-    from .provenance import now
-    from .report import report
-    from .sweeprun import best_flow_cell, save_sweep_run
+    from .tasks.demo import DEMO_METHODS, DEMO_TASKS, demo_legend, demo_summary, run_demo
+    from .runs.provenance import now
+    from .report.render import report
+    from .runs.sweep import best_flow_cell, save_sweep_run
 
-    from .fitrun import check_cell
+    from .runs.fit import check_cell
 
     check_cell(args.fraction, 0)
     outputs = {task: Path(args.output) / task for task in DEMO_TASKS} if args.report else {}
@@ -101,9 +101,9 @@ def _json_options(text: str) -> dict:
 
 
 def _fit(args) -> int:
-    from .aligner import FlowAligner
-    from .fitrun import FIT_FILES, fit_run
-    from .runs import load_run
+    from .align.aligner import FlowAligner
+    from .runs.fit import FIT_FILES, fit_run
+    from .runs.folder import load_run
 
     accepted = set(FlowAligner().get_params())
     unknown = sorted(set(args.flow_options) - accepted)
@@ -120,7 +120,7 @@ def _fit(args) -> int:
 
 
 def _report(args) -> int:
-    from .report import report
+    from .report.render import report
 
     output = Path(args.output or Path(args.run_dir).resolve().with_suffix(".html"))
     if output.exists() and not args.overwrite:
@@ -130,7 +130,7 @@ def _report(args) -> int:
     return 0
 
 
-#: what a sweep run folder holds (flowalign_nb.runs), besides ``sweep*.png``
+#: what a sweep run folder holds (flowalign_nb.runs.folder), besides ``sweep*.png``
 SWEEP_RUN_FILES = ("run.json", "sweep.csv", "sweep.nc", "sweep.json", "cells", "images", "fits", "provenance.json")
 
 
@@ -172,7 +172,7 @@ def _is_sweep_run_of(path: Path, task: str) -> bool:
 
 
 def _cache(args) -> int:
-    from . import cache
+    from .data import cache
 
     if args.action == "clear":
         files, size = cache.clear_cache(args.kind)
@@ -184,9 +184,9 @@ def _cache(args) -> int:
 
 
 def _sweep(args) -> int:
-    from .experiments import summarise, sweep
-    from .provenance import now
-    from .sweeprun import save_sweep_run
+    from .tasks.sweep import summarise, sweep
+    from .runs.provenance import now
+    from .runs.sweep import save_sweep_run
 
     started = now()
     client = _dask_client(args.scheduler, args.workers)
@@ -259,7 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--threads", type=_positive_int, default=1,
                    help="torch CPU threads (default 1: these small networks run fastest on one thread of a shared CPU)")
     d.set_defaults(func=_demo)
-    from .experiments import DEFAULT_FRACTIONS, DEFAULT_METHODS
+    from .tasks.sweep import DEFAULT_FRACTIONS, DEFAULT_METHODS
 
     w = sub.add_parser("sweep", parents=[debug], help="label-fraction x seed x method sweep of a registered task")
     w.add_argument("task", help="registered task name (see `flowalign plugins --kind task`)")

@@ -9,7 +9,7 @@ entry-point group::
     myplugin = "my_package.hooks"
 
 Built-in couplings and bridges are registered through these same hooks (see
-:mod:`flowalign_nb.couplings` and :mod:`flowalign_nb.bridges`), the way pytest and datasette use
+:mod:`flowalign_nb.transport.couplings` and :mod:`flowalign_nb.transport.bridges`), the way pytest and datasette use
 their own hooks.
 """
 
@@ -27,7 +27,7 @@ def flowalign_register_modalities(registry):
 
     A modality factory is called as ``factory(**options)`` and returns an object with
     ``represent(stimuli) -> xarray.DataArray`` with dims ``("presentation", "neuroid")`` (see
-    :mod:`flowalign_nb.data`). A recording modality returns its recorded stimuli and may ignore
+    :mod:`flowalign_nb.data.model`). A recording modality returns its recorded stimuli and may ignore
     payload columns.
 
     Parameters
@@ -44,9 +44,9 @@ def flowalign_register_couplings(registry):
     A coupling factory returns an object with ``fit(src, tgt, bridge=None) -> self``,
     ``plan(i_src, i_tgt) -> Tensor[len(i_src), len(i_tgt)]`` (mass summing to 1) and
     ``sample(batch_size, generator) -> (i_src, i_tgt)``; FlowAligner passes ``src`` and ``tgt`` as
-    :class:`flowalign_nb.data.Latents`. Subclassing :class:`flowalign_nb.couplings.Coupling` (override
+    :class:`flowalign_nb.data.model.Latents`. Subclassing :class:`flowalign_nb.transport.couplings.Coupling` (override
     ``plan`` and ``sample``) also gives ``fit`` on representations and ``NotFittedError`` before
-    ``fit`` (:class:`flowalign_nb.boundary.FitBoundary`).
+    ``fit`` (:class:`flowalign_nb.transport.boundary.FitBoundary`).
 
     Parameters
     ----------
@@ -61,7 +61,7 @@ def flowalign_register_bridges(registry):
 
     A bridge factory returns an object with ``fit(src, tgt) -> self`` and
     ``cost(i_src, i_tgt) -> Tensor[len(i_src), len(i_tgt)]`` comparing items of two different
-    spaces. See :class:`flowalign_nb.bridges.Bridge`.
+    spaces. See :class:`flowalign_nb.transport.bridges.Bridge`.
 
     Parameters
     ----------

@@ -27,7 +27,7 @@ from .registry import KINDS, Registry
 
 ENTRY_POINT_GROUP = "flowalign_nb"
 DISABLE_ENV = "FLOWALIGN_DISABLE_PLUGINS"
-BUILTIN_PLUGINS = ("flowalign_nb.couplings", "flowalign_nb.bridges", "flowalign_nb.synthetic", "flowalign_nb.analysis.hooks")
+BUILTIN_PLUGINS = ("flowalign_nb.transport.couplings", "flowalign_nb.transport.bridges", "flowalign_nb.tasks.synthetic", "flowalign_nb.analysis.hooks")
 HOOK_OF_KIND = {
     "modality": "flowalign_register_modalities",
     "coupling": "flowalign_register_couplings",

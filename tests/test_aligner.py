@@ -203,7 +203,7 @@ def test_baselines_fall_back_to_class_means_without_stimulus_pairs(pair):
 
 
 def test_interrupted_fit_resumes_to_the_same_aligner(pair, tmp_path):
-    from flowalign_nb.couplings import ExemplarCoupling
+    from flowalign_nb.transport.couplings import ExemplarCoupling
 
     p, src, tgt = pair
     options = dict(steps=90, checkpoint_every=30, progress=False)
@@ -386,7 +386,7 @@ def test_condition_auto_follows_label_use():
 
 def test_flow_aligner_batch_sets_the_coupling_minibatch(monkeypatch):
     """The coupling's minibatch plans follow FlowAligner's batch_size unless plan_size is given."""
-    from flowalign_nb.couplings import ExactOTCoupling
+    from flowalign_nb.transport.couplings import ExactOTCoupling
 
     rng = np.random.default_rng(3)
     source, target = fa.make_representation(rng.standard_normal((300, 2))), fa.make_representation(rng.standard_normal((300, 2)))

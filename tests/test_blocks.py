@@ -1,4 +1,4 @@
-"""Class-blocked minibatch plans (flowalign_nb.blocks) and their use by the OT couplings."""
+"""Class-blocked minibatch plans (flowalign_nb.transport.blocks) and their use by the OT couplings."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 import torch
 
 import flowalign_nb as fa
-from flowalign_nb.blocks import BlockSampler, batched_log_sinkhorn, block_labels, block_layout, solve_blocks
-from flowalign_nb.data import Latents
+from flowalign_nb.transport.blocks import BlockSampler, batched_log_sinkhorn, block_labels, block_layout, solve_blocks
+from flowalign_nb.data.model import Latents
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*did not converge:UserWarning")
 
@@ -159,7 +159,7 @@ def test_blocked_unbalanced_satisfies_the_first_order_conditions(labelled, reg, 
     ``min <C, pi> + reg sum(pi log pi - pi) + reg_m KL(pi 1 || a) + reg_m KL(pi^T 1 || b)`` has the gradient
     ``C_ij + reg log pi_ij + reg_m log(r_i / a_i) + reg_m log(c_j / b_j)``, zero at the optimum.
     """
-    from flowalign_nb.blocks import batched_sinkhorn_stabilized
+    from flowalign_nb.transport.blocks import batched_sinkhorn_stabilized
 
     bridge, i_src, i_tgt, _, pos, sizes = unbalanced_blocks(labelled)
     valid = pos >= 0
@@ -182,7 +182,7 @@ def test_stabilised_sinkhorn_survives_tiny_reg():
     # exp(-C / reg) underflows to 0 for most entries (C / reg up to 5000): plain scaling Sinkhorn breaks down
     cost = 5.0 * torch.rand(3, 30, 30, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     a = torch.full((3, 30), 1 / 30, dtype=torch.float64)
-    from flowalign_nb.blocks import batched_sinkhorn_stabilized
+    from flowalign_nb.transport.blocks import batched_sinkhorn_stabilized
 
     plan = batched_sinkhorn_stabilized(cost, a, a, 1e-3, tol=1e-9, num_iter_max=5000, reg_start=10.0)
     assert torch.isfinite(plan).all()
@@ -207,7 +207,7 @@ def test_block_plan_sampling_follows_the_plan():
     plans[0, :2, :2] = torch.tensor([[0.1, 0.3], [0.0, 0.0]])
     plans[1] = torch.tensor([[0.2, 0.0, 0.0], [0.0, 0.0, 0.1], [0.0, 0.3, 0.0]])
     pos, _ = block_layout(counts)
-    from flowalign_nb.blocks import BlockPlan
+    from flowalign_nb.transport.blocks import BlockPlan
 
     plan = BlockPlan(plans, pos, pos, 5)
     rows, cols = plan.sample(40_000, torch.Generator().manual_seed(0))

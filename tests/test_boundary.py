@@ -1,4 +1,4 @@
-"""The public fit boundary (flowalign_nb.boundary): couplings and bridges from ``fa.make`` fit on
+"""The public fit boundary (flowalign_nb.transport.boundary): couplings and bridges from ``fa.make`` fit on
 representations as FlowAligner does, and name the problem when used before ``fit``."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import torch
 from sklearn.exceptions import NotFittedError
 
 import flowalign_nb as fa
-from flowalign_nb.data import Latents
+from flowalign_nb.data.model import Latents
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

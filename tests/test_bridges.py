@@ -1,4 +1,4 @@
-"""Tests of the bridge costs (flowalign_nb.bridges) on precisely known data.
+"""Tests of the bridge costs (flowalign_nb.transport.bridges) on precisely known data.
 
 Every bridge is built through ``flowalign_nb.make("bridge", name)`` so the registry is exercised too.
 """
@@ -14,8 +14,8 @@ import torch
 from scipy.spatial.distance import jensenshannon
 
 import flowalign_nb as fa
-from flowalign_nb.bridges import class_means, labelled_pairs
-from flowalign_nb.data import Latents
+from flowalign_nb.transport.bridges import class_means, labelled_pairs
+from flowalign_nb.data.model import Latents
 
 BRIDGES = ["prototype", "posterior", "linear", "euclidean"]
 CLASSES = [0, 1, 2]

@@ -97,7 +97,7 @@ def test_corrupted_entry_is_reported_and_ignored(cache_home):
 PLUGIN_CODE = '''
 import numpy as np
 from flowalign_nb import hookimpl
-from flowalign_nb.represent import stimuli_representation
+from flowalign_nb.data.represent import stimuli_representation
 
 CALLS = []
 
@@ -187,8 +187,8 @@ def test_unchanged_code_keeps_its_key_across_processes(tmp_path):
     import subprocess
     import sys
 
-    script = ("from flowalign_nb.codeid import code_identity\n"
-              "from flowalign_nb.bridges import PrototypeBridge\n"
+    script = ("from flowalign_nb.data.codeid import code_identity\n"
+              "from flowalign_nb.transport.bridges import PrototypeBridge\n"
               "print(code_identity(PrototypeBridge)['digest'])\n")
     digests = {subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
                               env={**__import__("os").environ, "PYTHONHASHSEED": str(seed)}).stdout.strip() for seed in (1, 2)}

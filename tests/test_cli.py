@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from flowalign_nb.cli import main
-from flowalign_nb.runs import load_run
+from flowalign_nb.runs.folder import load_run
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # see tests/conftest.py
 

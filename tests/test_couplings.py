@@ -1,4 +1,4 @@
-"""Tests of the couplings (flowalign_nb.couplings) on precisely known data.
+"""Tests of the couplings (flowalign_nb.transport.couplings) on precisely known data.
 
 Every coupling and bridge is built through ``flowalign_nb.make`` so the registry is exercised too.
 """
@@ -13,9 +13,9 @@ from scipy import stats
 from torch.profiler import ProfilerActivity, profile
 
 import flowalign_nb as fa
-from flowalign_nb.bridges import Bridge
-from flowalign_nb.couplings import intra_cost, sample_from_plan
-from flowalign_nb.data import Latents
+from flowalign_nb.transport.bridges import Bridge
+from flowalign_nb.transport.couplings import intra_cost, sample_from_plan
+from flowalign_nb.data.model import Latents
 
 BUILTIN_BRIDGES = ("euclidean", "linear", "posterior", "prototype")
 
@@ -237,7 +237,7 @@ def test_gw_reg_is_honoured_with_a_bridge(gw_data):
 
 
 def test_gw_objective_is_the_four_index_sum():
-    from flowalign_nb.couplings import gw_objective
+    from flowalign_nb.transport.couplings import gw_objective
 
     rng = np.random.default_rng(0)
     c1, c2 = intra_cost(torch.as_tensor(rng.standard_normal((6, 2)))), intra_cost(torch.as_tensor(rng.standard_normal((5, 3))))
@@ -250,7 +250,7 @@ def test_gw_objective_is_the_four_index_sum():
 
 
 def test_distance_profile_plan_recovers_a_permutation_of_isometric_copies():
-    from flowalign_nb.couplings import distance_profile_plan
+    from flowalign_nb.transport.couplings import distance_profile_plan
 
     rng = np.random.default_rng(1)
     x = rng.standard_normal((40, 3))
@@ -316,7 +316,7 @@ def test_conditioned_gw_gradient_equals_pot_gradient_on_the_anchors():
     direct = 2 * ((d1[:, None, :, None] - d2[None, :, None, :]) ** 2 * pi[None, None]).sum((2, 3))
     torch.testing.assert_close(coupling.conditioned_gradient(i_src, i_tgt), direct, rtol=1e-9, atol=1e-12)
     # the anchor plan is the lowest-objective start, at least as good as POT's default start
-    from flowalign_nb.couplings import gw_objective
+    from flowalign_nb.transport.couplings import gw_objective
 
     default = ot.gromov.gromov_wasserstein(c1, c2, pi.sum(1), pi.sum(0), "square_loss")
     assert float(gw_objective(pi, c1, c2)) <= float(gw_objective(default, c1, c2)) + 1e-12

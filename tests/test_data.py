@@ -1,4 +1,4 @@
-"""Tests of the representation data model (flowalign_nb.data)."""
+"""Tests of the representation data model (flowalign_nb.data.model)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import xarray as xr
 
 import flowalign_nb as fa
 from flowalign_nb import RepresentationError
-from flowalign_nb.data import DIMS, UNLABELLED, check_pair, known_labels, labelled_classes
+from flowalign_nb.data.model import DIMS, UNLABELLED, check_pair, known_labels, labelled_classes
 
 
 def _rep(labels, d=3, seed=0, **kwargs):

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from flowalign_nb.cli import build_parser
-from flowalign_nb.demo import DEMO_METHODS, DEMO_TASKS, demo_legend, demo_summary
+from flowalign_nb.tasks.demo import DEMO_METHODS, DEMO_TASKS, demo_legend, demo_summary
 
 
 def test_summary_keeps_method_and_metric_order():

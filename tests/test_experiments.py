@@ -7,9 +7,9 @@ import xarray as xr
 
 import flowalign_nb as fa
 from flowalign_nb.cli import main
-from flowalign_nb.experiments import parse_method, run_cell, summarise
+from flowalign_nb.tasks.sweep import parse_method, run_cell, summarise
 from flowalign_nb.safeio import SavedFileError
-from flowalign_nb.synthetic import SyntheticTask
+from flowalign_nb.tasks.synthetic import SyntheticTask
 
 SMALL = dict(n_train=300, n_test=100)
 
@@ -107,7 +107,7 @@ def test_a_failing_cell_is_recorded_and_the_others_finish():
 
 
 def test_an_interrupted_sweep_resumes_with_only_the_missing_cells(tmp_path, monkeypatch):
-    import flowalign_nb.experiments as experiments
+    import flowalign_nb.tasks.sweep as experiments
 
     options = dict(fractions=[0.1, 0.5], seeds=[0, 1], methods=["ridge", "procrustes"], progress=False, run_dir=tmp_path)
     real, calls = experiments.run_cell, []

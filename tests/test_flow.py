@@ -162,7 +162,7 @@ def test_prefetch_with_a_blocked_ot_coupling_draws_the_same_pairs():
     import numpy as np
 
     import flowalign_nb as fa
-    from flowalign_nb.data import Latents
+    from flowalign_nb.data.model import Latents
     from flowalign_nb.flow.prefetch import Prefetcher, step_generator
 
     rng = np.random.default_rng(0)

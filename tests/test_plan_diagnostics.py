@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from flowalign_nb import FlowAligner, Latents, make
-from flowalign_nb.experiments import masked_pair
-from flowalign_nb.fitrun import coupling_diagnostics
+from flowalign_nb.tasks.sweep import masked_pair
+from flowalign_nb.runs.fit import coupling_diagnostics
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # see tests/conftest.py
 

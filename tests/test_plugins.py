@@ -15,7 +15,7 @@ import pytest
 
 import flowalign_nb as fa
 import flowalign_nb.cli
-from flowalign_nb.couplings import SinkhornCoupling
+from flowalign_nb.transport.couplings import SinkhornCoupling
 from flowalign_nb.plugins import BUILTIN_PLUGINS, DISABLE_ENV, ENTRY_POINT_GROUP, PluginWarning, Plugins, get_plugins
 from flowalign_nb.registry import DuplicateNameError, Entry, Registry, UnknownNameError
 
@@ -114,9 +114,9 @@ def assert_builtins(plugins):
     assert COUPLINGS <= set(couplings.names())
     assert BRIDGES <= set(bridges.names())
     for name in COUPLINGS:
-        assert couplings.get(name).plugin == "flowalign_nb.couplings", name
+        assert couplings.get(name).plugin == "flowalign_nb.transport.couplings", name
     for name in BRIDGES:
-        assert bridges.get(name).plugin == "flowalign_nb.bridges", name
+        assert bridges.get(name).plugin == "flowalign_nb.transport.bridges", name
     sink = couplings.get("sinkhorn").factory(reg=0.2)
     assert isinstance(sink, SinkhornCoupling) and sink.reg == 0.2
 
@@ -136,8 +136,8 @@ def test_list_plugins_table():
     assert BRIDGES <= set(bridges["name"])
     builtin_c = couplings[couplings["name"].isin(COUPLINGS)]
     builtin_b = bridges[bridges["name"].isin(BRIDGES)]
-    assert set(builtin_c["plugin"]) == {"flowalign_nb.couplings"}
-    assert set(builtin_b["plugin"]) == {"flowalign_nb.bridges"}
+    assert set(builtin_c["plugin"]) == {"flowalign_nb.transport.couplings"}
+    assert set(builtin_b["plugin"]) == {"flowalign_nb.transport.bridges"}
     assert (builtin_c["error"] == "").all() and (builtin_b["error"] == "").all()
     assert (builtin_c["description"].str.len() > 0).all()
     assert "Sinkhorn" in builtin_c.set_index("name").loc["sinkhorn", "description"].title()
@@ -181,7 +181,7 @@ def test_make_unknown_option_names_it_and_accepted():
 def test_entry_options_of_sinkhorn():
     entry = get_plugins().registries["coupling"].get("sinkhorn")
     assert isinstance(entry, Entry)
-    assert (entry.kind, entry.name, entry.plugin) == ("coupling", "sinkhorn", "flowalign_nb.couplings")
+    assert (entry.kind, entry.name, entry.plugin) == ("coupling", "sinkhorn", "flowalign_nb.transport.couplings")
     options = {o.name: o for o in entry.options()}
     assert list(options) == ["reg", "method", "plan_size", "full_plan_max", "num_iter_max", "blocks", "device", "tol"]
     assert options["reg"].default == 0.05
@@ -321,7 +321,7 @@ def test_name_clash_message_names_both_plugins(plugin_modules):
     assert len(plugins.failures) == 1
     error = plugins.failures[0].error
     assert "DuplicateNameError" in error
-    assert "'flowalign_nb.couplings'" in error and "'clash'" in error
+    assert "'flowalign_nb.transport.couplings'" in error and "'clash'" in error
     table = plugins.table()
     assert table[table["error"] != ""]["error"].tolist() == [error]
     assert plugins.registries["coupling"].get("mine").plugin == "good"
@@ -332,13 +332,13 @@ def test_name_clash_blames_the_newcomer_and_keeps_builtins(plugin_modules):
     plugins, caught = build([CLASH, GOOD])
     clash = failure(plugins, "clash")
     assert clash.stage == "register:coupling"
-    assert "coupling 'ot' is registered by both plugin 'flowalign_nb.couplings' and plugin 'clash'" in clash.error
+    assert "coupling 'ot' is registered by both plugin 'flowalign_nb.transport.couplings' and plugin 'clash'" in clash.error
     assert "FLOWALIGN_DISABLE_PLUGINS=clash" in clash.error
     assert [f.plugin for f in plugins.failures] == ["clash"]
     assert len(caught) == 1
     assert_builtins(plugins)
     ot_entry = plugins.registries["coupling"].get("ot")
-    assert ot_entry.factory is not dict and ot_entry.plugin == "flowalign_nb.couplings"
+    assert ot_entry.factory is not dict and ot_entry.plugin == "flowalign_nb.transport.couplings"
     assert plugins.registries["coupling"].get("mine").plugin == "good"
 
 
@@ -370,7 +370,7 @@ def test_disabled_plugin_not_reported_as_registering_nothing(plugin_modules, mon
 
 
 def test_disable_env_blocks_a_builtin_in_the_global_plugins(restore_global_plugins):
-    restore_global_plugins.setenv(DISABLE_ENV, "flowalign_nb.bridges")
+    restore_global_plugins.setenv(DISABLE_ENV, "flowalign_nb.transport.bridges")
     plugins = get_plugins(reload=True)
     assert plugins.registries["bridge"].names() == []
     assert COUPLINGS <= set(plugins.registries["coupling"].names())
@@ -383,7 +383,7 @@ def test_disable_env_blocks_a_builtin_in_the_global_plugins(restore_global_plugi
 
 def test_global_plugins_restored_after_disable_test():
     """Runs after the test above: its fixture must have reloaded the normal plugin state."""
-    assert os.environ.get(DISABLE_ENV) is None or "flowalign_nb.bridges" not in os.environ[DISABLE_ENV]
+    assert os.environ.get(DISABLE_ENV) is None or "flowalign_nb.transport.bridges" not in os.environ[DISABLE_ENV]
     assert BRIDGES <= set(get_plugins().registries["bridge"].names())
     assert type(fa.make("bridge", "linear")).__name__ == "LinearBridge"
 
@@ -417,7 +417,7 @@ def test_cli_plugins_shows_broken_installed_plugin(tmp_path):
     for name in COUPLINGS | BRIDGES:
         assert name in out
     exemplar = [line for line in out.splitlines() if " exemplar " in f" {line} "]
-    assert exemplar and "flowalign_nb.couplings" in exemplar[0]
+    assert exemplar and "flowalign_nb.transport.couplings" in exemplar[0]
     assert "PluginWarning" in result.stderr and "'broken'" in result.stderr
 
 
@@ -439,7 +439,7 @@ def test_cli_plugins_lists_everything(capsys):
     out = capsys.readouterr().out
     for name in COUPLINGS | BRIDGES:
         assert name in out
-    assert "flowalign_nb.couplings" in out and "flowalign_nb.bridges" in out
+    assert "flowalign_nb.transport.couplings" in out and "flowalign_nb.transport.bridges" in out
 
 
 def test_cli_requires_a_command(capsys):

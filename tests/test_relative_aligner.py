@@ -7,7 +7,7 @@ import pytest
 from sklearn.linear_model import Ridge
 
 import flowalign_nb as fa
-from flowalign_nb.baselines import relative_representation
+from flowalign_nb.align.baselines import relative_representation
 
 
 def test_relative_representation_is_cosine_to_each_anchor():

@@ -15,11 +15,11 @@ from hypothesis import strategies as st
 
 import flowalign_nb as fa
 from flowalign_nb import safeio
-from flowalign_nb.data import Latents, check_pair
-from flowalign_nb.experiments import parse_method
+from flowalign_nb.data.model import Latents, check_pair
+from flowalign_nb.tasks.sweep import parse_method
 from flowalign_nb.flow import FlowTrainer, VelocityField
 from flowalign_nb.plugins import PluginError, Plugins, get_plugins
-from flowalign_nb.resources import ResourceLimitError, memory_limit
+from flowalign_nb.transport.resources import ResourceLimitError, memory_limit
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -174,7 +174,7 @@ def test_crash_while_saving_an_aligner_keeps_the_previous_save(tmp_path, monkeyp
     def interrupted(path, obj):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("flowalign_nb.aligner.write_json", interrupted)
+    monkeypatch.setattr("flowalign_nb.align.aligner.write_json", interrupted)
     with pytest.raises(KeyboardInterrupt):
         fitted(1).save(tmp_path / "al")
     monkeypatch.undo()

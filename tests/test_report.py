@@ -24,18 +24,18 @@ import flowalign_nb
 import flowalign_nb as fa
 from flowalign_nb.cli import main
 from flowalign_nb.plugins import ENTRY_POINT_GROUP, Plugins
-from flowalign_nb.provenance import now
-from flowalign_nb.report import remote_references
-from flowalign_nb.runs import load_run
-from flowalign_nb.sweeprun import save_sweep_run
+from flowalign_nb.runs.provenance import now
+from flowalign_nb.report.render import remote_references
+from flowalign_nb.runs.folder import load_run
+from flowalign_nb.runs.sweep import save_sweep_run
 
 PLUGIN = '''
 import numpy as np
 import pandas as pd
 
 from flowalign_nb import hookimpl
-from flowalign_nb.data import labelled_mask
-from flowalign_nb.synthetic import SyntheticTask
+from flowalign_nb.data.model import labelled_mask
+from flowalign_nb.tasks.synthetic import SyntheticTask
 
 
 class TinyImageTask(SyntheticTask):

@@ -8,14 +8,14 @@ import pandas as pd
 import pytest
 
 import flowalign_nb as fa
-from flowalign_nb.cellstore import CellStore
+from flowalign_nb.tasks.cellstore import CellStore
 from flowalign_nb.cli import main
-from flowalign_nb.experiments import masked_pair, run_cell
-from flowalign_nb.fitrun import fit_run
-from flowalign_nb.provenance import recording_inputs, representation_digest, sha256_file
-from flowalign_nb.results import save_sweep
-from flowalign_nb.runs import RunFolderError, load_run
-from flowalign_nb.synthetic import SyntheticTask
+from flowalign_nb.tasks.sweep import masked_pair, run_cell
+from flowalign_nb.runs.fit import fit_run
+from flowalign_nb.runs.provenance import recording_inputs, representation_digest, sha256_file
+from flowalign_nb.runs.results import save_sweep
+from flowalign_nb.runs.folder import RunFolderError, load_run
+from flowalign_nb.tasks.synthetic import SyntheticTask
 
 SMALL = {"n_train": 300, "n_test": 100}
 
@@ -195,8 +195,8 @@ def test_representation_digest_follows_content():
 
 def test_paired_rsa_of_a_fit_uses_a_class_stratified_subset_of_many_stimuli():
     """RSA's bootstrap costs O(n^2) per sample: a fit's paired-items level keeps PAIRED_RSA_STIMULI stimuli, 20 per class here."""
-    from flowalign_nb.experiments import TaskData
-    from flowalign_nb.fitrun import PAIRED_RSA_STIMULI, analyse
+    from flowalign_nb.tasks.sweep import TaskData
+    from flowalign_nb.runs.fit import PAIRED_RSA_STIMULI, analyse
 
     rng = np.random.default_rng(0)
     n, labels = 500, np.arange(500) % 10
@@ -211,7 +211,7 @@ def test_paired_rsa_of_a_fit_uses_a_class_stratified_subset_of_many_stimuli():
     assert (paired["n_stimuli"] == 200).all()
     assert paired["note"].str.contains("200 of the 500 paired stimuli, 20 per class").all()
     # the value is fa.rsa's over that subset: 20 stimuli of each class, the same for before and after
-    from flowalign_nb.fitrun import paired_subset
+    from flowalign_nb.runs.fit import paired_subset
 
     chosen = paired_subset(source_test, target_test)
     assert len(chosen) == 200 and np.bincount(labels[np.isin(ids, chosen)]).tolist() == [20] * 10

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 import flowalign_nb as fa
-from flowalign_nb.represent import stimuli_representation, validate_stimuli
+from flowalign_nb.data.represent import stimuli_representation, validate_stimuli
 
 
 def test_stimuli_are_checked():

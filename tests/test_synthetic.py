@@ -1,4 +1,4 @@
-"""The synthetic pair (flowalign_nb.synthetic): its summary repr."""
+"""The synthetic pair (flowalign_nb.tasks.synthetic): its summary repr."""
 
 import flowalign_nb as fa
 

@@ -12,7 +12,7 @@ import torch
 
 import flowalign_nb.plugins as plugins_module
 from flowalign_nb import FlowAligner, make
-from flowalign_nb.experiments import masked_pair
+from flowalign_nb.tasks.sweep import masked_pair
 from flowalign_nb.flow.train import CHECKPOINT_FORMAT, CHECKPOINT_VERSION
 from flowalign_nb.hookspecs import hookimpl
 from flowalign_nb.plugins import BUILTIN_PLUGINS, Plugins, register_plugin
@@ -176,7 +176,7 @@ def test_option_fields_parse_literals_and_name_bad_values():
 
 
 PLUGIN = textwrap.dedent('''
-    from flowalign_nb.couplings import IndependentCoupling
+    from flowalign_nb.transport.couplings import IndependentCoupling
     from flowalign_nb.hookspecs import hookimpl
 
     class Tempered(IndependentCoupling):
@@ -304,7 +304,7 @@ class Blobs:
         self.dim, self.noise, self.seed = dim, noise, seed
 
     def represent(self, stimuli):
-        from flowalign_nb.represent import stimuli_representation
+        from flowalign_nb.data.represent import stimuli_representation
 
         rng = np.random.default_rng(self.seed)
         labels = stimuli["label"].to_numpy()
@@ -398,7 +398,7 @@ def test_a_plugin_registered_at_run_time_can_be_replaced_and_removed(blobs_regis
 
 
 def test_modality_pair_names_bad_inputs(blobs_registered):
-    from flowalign_nb.modality_pair import ModalityPair
+    from flowalign_nb.tasks.modality_pair import ModalityPair
     from flowalign_nb.registry import UnknownNameError
 
     with pytest.raises(ValueError, match=r"test_fraction=1.5 is not allowed"):
@@ -417,7 +417,7 @@ class SlowCouplingPlugin:
 
     @hookimpl
     def flowalign_register_couplings(self, registry):
-        from flowalign_nb.couplings import ExemplarCoupling
+        from flowalign_nb.transport.couplings import ExemplarCoupling
 
         def gentle(batch_size: int = 32, temperature: float = 0.5):
             return ExemplarCoupling()

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
-from flowalign_nb.data import Latents
+from flowalign_nb.data.model import Latents
 from flowalign_nb.flow import VelocityField
 
 DIM, HIDDEN, DEPTH, N_CLASSES = 128, 512, 4, 10

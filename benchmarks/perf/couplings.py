@@ -17,7 +17,7 @@ import ot
 import torch
 
 import flowalign_nb as fa
-from flowalign_nb.blocks import block_layout
+from flowalign_nb.transport.blocks import block_layout
 from flowalign_nb.flow import FlowTrainer
 
 from .common import class_blobs, make_net, sync, timed
@@ -79,7 +79,7 @@ def run(batches, device: torch.device, n_items: int, repeat: int, log=print) -> 
     bridges = {f: fa.make("bridge", "prototype").fit(s, t) for f, (s, t, _, _) in data.items()}
     src, tgt, _, _ = data[1.0]
     xs, xt = src.x.to(device), tgt.x.to(device)
-    from flowalign_nb.blocks import block_labels
+    from flowalign_nb.transport.blocks import block_labels
 
     for f, (s, t, ys, yt) in data.items():
         out["pseudo_label_accuracy"][f] = float(((block_labels(s).numpy() == ys).mean() + (block_labels(t).numpy() == yt).mean()) / 2)
@@ -138,7 +138,7 @@ def plan_quality(coupling, batch: int, generator: torch.Generator) -> float:
 
 def exemplar_quality(coupling, bridge, batch: int, generator: torch.Generator) -> float:
     """The same ratio for exemplar pairing: uniform pairs within each class of a balanced labelled minibatch."""
-    from flowalign_nb.blocks import BlockSampler
+    from flowalign_nb.transport.blocks import BlockSampler
 
     src, tgt = coupling.src_, coupling.tgt_
     ls, lt = torch.nonzero(src.labels >= 0).squeeze(1), torch.nonzero(tgt.labels >= 0).squeeze(1)

@@ -47,8 +47,8 @@ def main():
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
-    from flowalign_nb.data import Latents
-    from flowalign_nb.couplings import ExemplarCoupling
+    from flowalign_nb.data.model import Latents
+    from flowalign_nb.transport.couplings import ExemplarCoupling
     from flowalign_nb.flow import FlowTrainer
     from flowalign_nb.flow.batches import gather
     from perf.common import DIM, N_CLASSES, make_net

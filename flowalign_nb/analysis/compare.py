@@ -9,7 +9,7 @@ import pandas as pd
 import xarray as xr
 from matplotlib.figure import Figure
 
-from ..data import RepresentationError, validate
+from ..data.model import RepresentationError, validate
 from ..plugins import get_registry, make
 from .inputs import NotApplicableError, Repetitions, Subjects, as_repetitions
 from .plots import plot_comparison

@@ -2,7 +2,7 @@
 
 :func:`training_plan_view` is the one place the coupling diagnostics come from (run folders'
 ``results.nc``, their report and figure, and :class:`~flowalign_nb.widgets.CouplingView`). The plan
-is the coupling's :meth:`~flowalign_nb.couplings.Coupling.training_plan`: the restriction of the
+is the coupling's :meth:`~flowalign_nb.transport.couplings.Coupling.training_plan`: the restriction of the
 full plan when training draws every batch from one, otherwise the plan of the last training
 minibatch (class-blocked ones included). Ground-truth labels order and score the picture only; the
 coupling saw the labels of labelled items alone.
@@ -94,7 +94,7 @@ def training_plan_view(coupling, source: xr.DataArray, target: xr.DataArray, siz
     -------
     DataArray, dims ("source_item", "target_item")
         The plan among those items renormalised to sum 1 (see
-        :class:`~flowalign_nb.couplings.TrainingPlan`); coords ``source_id``, ``source_label``,
+        :class:`~flowalign_nb.transport.couplings.TrainingPlan`); coords ``source_id``, ``source_label``,
         ``target_id``, ``target_label`` (labels as str); attrs ``same_class_share`` and
         ``chance_share`` (:func:`same_class_share`, :func:`chance_share` of this plan; NaN without
         mass), ``plan_kind``, ``plan_source`` (which plan this is, in words) and ``plan_mass`` (its

@@ -20,7 +20,7 @@ from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, cross
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from ..data import RepresentationError, validate
+from ..data.model import RepresentationError, validate
 from .inputs import NotApplicableError, as_repetitions, check_int, check_level, labels_of, plain, renamed_keywords
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from ..data import validate
+from ..data.model import validate
 
 
 def nearest_class_mean_accuracy(moved: xr.DataArray, reference: xr.DataArray) -> float:

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..data import RepresentationError, validate
+from ..data.model import RepresentationError, validate
 
 
 class NotApplicableError(RepresentationError):

@@ -1,6 +1,6 @@
 """Layer scans: every layer of a model scored against one reference (a brain representation or RDMs).
 
-All layers come from one forward pass (:func:`flowalign_nb.represent` with ``layer=[...]``), each is
+All layers come from one forward pass (:func:`flowalign_nb.data.represent` with ``layer=[...]``), each is
 scored by a registered analysis (``rsa`` by default) against the reference, and the rows form one tidy
 table, drawn as score against layer depth with the analysis' confidence interval and, where the
 reference has several RDMs (subjects), its noise-ceiling band.
@@ -15,7 +15,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ..plugins import make
-from ..represent import represent
+from ..data.represent import represent
 from .plots import _figure_and_axes
 
 

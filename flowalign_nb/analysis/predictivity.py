@@ -31,7 +31,7 @@ from scipy.stats import ConstantInputWarning, bootstrap, pearsonr
 from sklearn.cross_decomposition import PLSRegression
 from sklearn.model_selection import KFold, ShuffleSplit, StratifiedKFold, StratifiedShuffleSplit
 
-from ..data import RepresentationError, validate
+from ..data.model import RepresentationError, validate
 from .inputs import as_repetitions, check_choice, check_int, check_level, labels_of, plain, select, shared_stimuli
 
 #: NIPALS iterations per component (scikit-learn's 500 stops short on some noisy folds)

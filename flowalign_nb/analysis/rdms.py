@@ -28,7 +28,7 @@ from rsatoolbox.data import Dataset
 from rsatoolbox.data.noise import prec_from_measurements
 from rsatoolbox.rdm import RDMs, calc_rdm
 
-from ..data import DIMS, RepresentationError
+from ..data.model import DIMS, RepresentationError
 from .inputs import as_repetitions, check_choice
 
 RDM_METHODS = ("euclidean", "correlation", "crossnobis")

@@ -40,7 +40,7 @@ import pandas as pd
 import xarray as xr
 from sklearn.model_selection import KFold
 
-from ..data import validate
+from ..data.model import validate
 from .inputs import check_int, select, shared_stimuli
 
 #: fewest shared stimuli any measure needs (the debiased HSIC divides by n - 3)

@@ -13,10 +13,10 @@ import ipywidgets as W
 import numpy as np
 import pandas as pd
 
-from ..aligner import FlowAligner
-from ..fitrun import analyse, compare_figure
+from ..align.aligner import FlowAligner
+from ..runs.fit import analyse, compare_figure
 from ..flow.train import CHECKPOINT_NAME
-from ..modality_pair import ModalityPair
+from ..tasks.modality_pair import ModalityPair
 from ..plugins import get_registry, make, on_registry_change
 from .figures import before_after_figure, loss_figure, png
 from .options import OptionFields, RegistryChoice, label_style
@@ -42,7 +42,7 @@ class AlignPanel(W.VBox):
 
     - ``"task"``: a registered task (its source, target, frozen head, end-to-end baseline and ceiling);
     - ``"modalities"``: a registered *source* and *target* modality representing the ``stimuli``
-      passed in (:class:`~flowalign_nb.modality_pair.ModalityPair`): a stratified share of the
+      passed in (:class:`~flowalign_nb.tasks.modality_pair.ModalityPair`): a stratified share of the
       stimuli is held out, and with no task head the panel scores the held-out items by decoding
       (a decoder trained on the target space) and RSA with the target, before and after alignment,
       beside the end-to-end decoder and the ceiling.
@@ -93,7 +93,7 @@ class AlignPanel(W.VBox):
         The last run's task split (``TaskData``) and its transported held-out source items.
     analyses
         For a registered task without its own before/after scores: every registered analysis
-        before and after alignment (:func:`flowalign_nb.fitrun.analyse`), shown as a figure; else None.
+        before and after alignment (:func:`flowalign_nb.runs.fit.analyse`), shown as a figure; else None.
     task_
         The last run's task object (a registered task or a ``ModalityPair``).
     progress, progress_text

@@ -7,7 +7,7 @@ import numpy as np
 import xarray as xr
 
 from ..analysis.coupling_plan import same_class_share, training_plan_view
-from ..runplots import plot_plan
+from ..runs.plots import plot_plan
 from .figures import png
 
 __all__ = ["CouplingView", "same_class_share"]

@@ -8,9 +8,9 @@ import ipywidgets as W
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from ..experiments import DEFAULT_METHODS, LINEAR_BASELINES, summarise, sweep
+from ..tasks.sweep import DEFAULT_METHODS, LINEAR_BASELINES, summarise, sweep
 from ..plugins import get_registry, make, on_registry_change
-from ..results import plot_sweep
+from ..runs.results import plot_sweep
 from .figures import png
 from .options import OptionFields, RegistryChoice
 

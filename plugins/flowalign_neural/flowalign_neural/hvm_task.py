@@ -21,7 +21,7 @@ import xarray as xr
 
 from flowalign_nb import Task, TaskData
 from flowalign_nb.analysis.downstream import fit_tuned_classifier
-from flowalign_nb.data import labelled_mask
+from flowalign_nb.data.model import labelled_mask
 
 from .hvm import IMAGES_PER_OBJECT, N_OBJECTS, load_hvm_it
 from .it_to_cnn import accuracy

@@ -21,7 +21,7 @@ import xarray as xr
 
 from flowalign_nb import Task, TaskData, make, represent
 from flowalign_nb.analysis.downstream import fit_tuned_classifier
-from flowalign_nb.data import labelled_mask
+from flowalign_nb.data.model import labelled_mask
 
 from .simulated import SimulatedIT
 

@@ -28,8 +28,8 @@ from sklearn.model_selection import StratifiedKFold
 
 from flowalign_nb import Task, TaskData, make, represent
 from flowalign_nb.analysis.downstream import fit_tuned_classifier
-from flowalign_nb.data import labelled_mask
-from flowalign_nb.modality_pair import split_with_target_decoder
+from flowalign_nb.data.model import labelled_mask
+from flowalign_nb.tasks.modality_pair import split_with_target_decoder
 
 from .it_to_cnn import accuracy
 from .kriegeskorte import Kriegeskorte92Modality

@@ -31,7 +31,7 @@ import pandas as pd
 import xarray as xr
 from scipy.special import softplus
 
-from flowalign_nb.cache import cache_dir
+from flowalign_nb.data.cache import cache_dir
 
 from .assemblies import open_assembly, write_assembly
 from .generator import N_BLOCKS, block_features

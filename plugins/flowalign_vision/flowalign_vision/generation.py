@@ -25,9 +25,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from flowalign_nb.data import labelled_mask, mask_labels
-from flowalign_nb.experiments import Task, TaskData
-from flowalign_nb.represent import represent
+from flowalign_nb.data.model import labelled_mask, mask_labels
+from flowalign_nb.tasks.sweep import Task, TaskData
+from flowalign_nb.data.represent import represent
 from flowalign_text import caption_stimuli
 
 from .autoencoder import Autoencoder, DigitDecoder, digit_tensor, train_decoder_model

@@ -37,10 +37,10 @@ import pandas as pd
 import xarray as xr
 
 from flowalign_nb.analysis.downstream import fit_tuned_classifier
-from flowalign_nb.chunked import compute_representation, represent_chunked
-from flowalign_nb.data import labelled_mask, mask_labels
-from flowalign_nb.experiments import Task, TaskData
-from flowalign_nb.represent import represent
+from flowalign_nb.data.chunked import compute_representation, represent_chunked
+from flowalign_nb.data.model import labelled_mask, mask_labels
+from flowalign_nb.tasks.sweep import Task, TaskData
+from flowalign_nb.data.represent import represent
 
 from .efficientnet import EfficientNetLite
 from .extraction import check_positive_int

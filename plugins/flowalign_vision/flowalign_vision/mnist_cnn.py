@@ -18,8 +18,8 @@ import torch
 import xarray as xr
 from torch import nn
 
-from flowalign_nb.aligner import resolve_device
-from flowalign_nb.represent import stimuli_representation, validate_stimuli
+from flowalign_nb.align.aligner import resolve_device
+from flowalign_nb.data.represent import stimuli_representation, validate_stimuli
 
 from .extraction import check_choice, check_positive_int, run_batches
 from .images import image_array, resize, to_tensor

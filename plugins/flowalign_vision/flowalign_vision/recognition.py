@@ -17,9 +17,9 @@ from __future__ import annotations
 import numpy as np
 
 from flowalign_nb.analysis.downstream import fit_tuned_classifier
-from flowalign_nb.data import labelled_mask
-from flowalign_nb.experiments import Task, TaskData
-from flowalign_nb.represent import represent
+from flowalign_nb.data.model import labelled_mask
+from flowalign_nb.tasks.sweep import Task, TaskData
+from flowalign_nb.data.represent import represent
 
 from .extraction import check_positive_int
 from .mnist import load_mnist5k, pool_indices, split_per_class

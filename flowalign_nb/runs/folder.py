@@ -1,6 +1,6 @@
 """Run folders: a fit or a sweep saved with its config, results, weights, figures and provenance.
 
-A **fit** folder (written by :func:`flowalign_nb.fitrun.fit_run`, ``flowalign fit``)::
+A **fit** folder (written by :func:`flowalign_nb.runs.fit.fit_run`, ``flowalign fit``)::
 
     run.json               config: kind "fit", task (+ options), method, coupling, bridge, fraction,
                            seed, flow options, modalities, analyses, the command that made it
@@ -10,12 +10,12 @@ A **fit** folder (written by :func:`flowalign_nb.fitrun.fit_run`, ``flowalign fi
     analyses.csv           every registered analysis before/after alignment (flowalign_nb.compare)
     aligner/               the FlowAligner: aligner.json + weights.safetensors
     figures/*.png          training.png, plan.png, comparison.png, images.png (if any)
-    provenance.json        see flowalign_nb.provenance
+    provenance.json        see flowalign_nb.runs.provenance
 
-A **sweep** folder (written by :func:`flowalign_nb.sweeprun.save_sweep_run`)::
+A **sweep** folder (written by :func:`flowalign_nb.runs.sweep.save_sweep_run`)::
 
     run.json               config: kind "sweep", task (+ options), methods, fractions, seeds, flow options
-    sweep.csv, sweep.nc    the tidy table and its cube (flowalign_nb.results.save_sweep)
+    sweep.csv, sweep.nc    the tidy table and its cube (flowalign_nb.runs.results.save_sweep)
     sweep*.png             score against label fraction
     sweep.json, cells/     finished cells, when the sweep ran with run_dir (resumable)
     fits/<name>/           fit folders of chosen cells, in detail
@@ -35,7 +35,7 @@ import pandas as pd
 import xarray as xr
 
 from .provenance import PROVENANCE_FILE, verify
-from .safeio import SavedFileError, read_json, recover_folder
+from ..safeio import SavedFileError, read_json, recover_folder
 
 RUN_FORMAT, RUN_VERSION = "flowalign_nb.run", 1
 RUN_FILE = "run.json"

@@ -1,8 +1,8 @@
 """A finished sweep saved as a run folder, with chosen cells fitted again in detail.
 
-The folder layout is described in :mod:`flowalign_nb.runs`. The sweep itself comes from
+The folder layout is described in :mod:`flowalign_nb.runs.folder`. The sweep itself comes from
 :func:`flowalign_nb.sweep`; :func:`save_sweep_run` adds the config, the CSV/netCDF/figure of
-:func:`flowalign_nb.results.save_sweep`, fit folders of chosen cells (which reproduce those cells'
+:func:`flowalign_nb.runs.results.save_sweep`, fit folders of chosen cells (which reproduce those cells'
 scores: same masks and seeds) and the provenance record. Files are written one by one with the
 atomic helpers of :mod:`flowalign_nb.safeio`, into a folder that may already hold the sweep's
 finished cells (``sweep(..., run_dir=...)``); ``provenance.json`` comes last and records only the
@@ -16,15 +16,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from .aligner import resolve_device
-from .cellstore import cell_key
-from .experiments import COLUMNS, TARGET_LABEL_SEED_OFFSET, parse_method
-from .fitrun import check_options, data_representations, fit_run, modality_record
-from .plugins import make
+from ..align.aligner import resolve_device
+from ..tasks.cellstore import cell_key
+from ..tasks.sweep import COLUMNS, TARGET_LABEL_SEED_OFFSET, parse_method
+from .fit import check_options, data_representations, fit_run, modality_record
+from ..plugins import make
 from .provenance import describe_representations, recording_inputs, write_provenance
 from .results import save_sweep
-from .runs import RUN_FILE, RUN_FORMAT, RUN_VERSION
-from .safeio import write_json
+from .folder import RUN_FILE, RUN_FORMAT, RUN_VERSION
+from ..safeio import write_json
 
 
 def best_flow_cell(table: pd.DataFrame) -> tuple[str, float, int]:
@@ -69,11 +69,11 @@ def save_sweep_run(table: pd.DataFrame, output, *, command: list[str], started: 
         The command that ran the sweep, without ``--output`` (the report adds one), e.g.
         ``["flowalign", "demo", "--steps", "800"]``.
     started : str
-        When the sweep started (:func:`flowalign_nb.provenance.now`).
+        When the sweep started (:func:`flowalign_nb.runs.provenance.now`).
     task_options, flow_options : dict, optional
         As given to the task factory and the sweep.
     fits : sequence of (method, fraction, seed)
-        Flow cells to fit again in detail into ``fits/<cell key>/`` (:func:`flowalign_nb.fitrun.fit_run`).
+        Flow cells to fit again in detail into ``fits/<cell key>/`` (:func:`flowalign_nb.runs.fit.fit_run`).
     progress : bool
 
     Returns

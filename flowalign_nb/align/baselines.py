@@ -13,7 +13,7 @@ from scipy.linalg import orthogonal_procrustes
 from sklearn.linear_model import Ridge
 
 from .aligner import BaseAligner
-from .bridges import class_means, labelled_pairs
+from ..transport.bridges import class_means, labelled_pairs
 
 
 class _PairedAligner(BaseAligner):

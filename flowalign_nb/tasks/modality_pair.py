@@ -1,7 +1,7 @@
 """A task made of two registered modalities and a stimulus table: align, then score without a task head.
 
 :class:`ModalityPair` represents the same stimuli with a source and a target modality
-(:func:`flowalign_nb.represent`, feature-cached), holds out a stratified ``test_fraction`` of them
+(:func:`flowalign_nb.data.represent`, feature-cached), holds out a stratified ``test_fraction`` of them
 per seed and scores transported held-out items by
 
 ``accuracy``
@@ -27,11 +27,11 @@ import pandas as pd
 import xarray as xr
 from scipy.stats import spearmanr
 
-from .analysis.downstream import fit_tuned_classifier
-from .data import labelled_mask
-from .experiments import Task, TaskData
-from .plugins import get_registry
-from .represent import represent, validate_stimuli
+from ..analysis.downstream import fit_tuned_classifier
+from ..data.model import labelled_mask
+from .sweep import Task, TaskData
+from ..plugins import get_registry
+from ..data.represent import represent, validate_stimuli
 
 
 def correlation_rdm(values: np.ndarray) -> np.ndarray:
@@ -65,7 +65,7 @@ class ModalityPair(Task):
     test_fraction : float in (0, 1)
         Share of the stimuli held out (stratified by label; seed ``s`` draws split ``s``).
     cache_features : bool
-        Read and write the feature cache (see :func:`flowalign_nb.represent`).
+        Read and write the feature cache (see :func:`flowalign_nb.data.represent`).
     """
 
     metric = "accuracy"

@@ -29,8 +29,8 @@ import numpy as np
 import torch
 
 from .boundary import FitBoundary, check_fitted
-from .data import Latents
-from .hookspecs import hookimpl
+from ..data.model import Latents
+from ..hookspecs import hookimpl
 
 
 class Bridge(FitBoundary, ABC):
@@ -38,7 +38,7 @@ class Bridge(FitBoundary, ABC):
 
     Subclasses implement :meth:`_fit` and :meth:`_raw_cost`; the base class normalises and masks.
     :meth:`fit` accepts two representations or two Latents (see
-    :class:`~flowalign_nb.boundary.FitBoundary`) and stores ``src_``, ``tgt_`` and
+    :class:`~flowalign_nb.transport.boundary.FitBoundary`) and stores ``src_``, ``tgt_`` and
     ``standardisation_``; before it, :meth:`cost` raises ``NotFittedError``.
 
     Parameters

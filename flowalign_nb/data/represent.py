@@ -3,9 +3,9 @@
 Stimuli are a pandas table with a unique ``stimulus_id`` column, an optional ``label`` column and
 payload columns (``image``, ``text``, ...) read by the modality. The modality factory is looked up
 by name in the ``modality`` registry, built with ``options`` and asked for
-``.represent(stimuli)``; the result is stored in the feature cache (:mod:`flowalign_nb.cache`) keyed
+``.represent(stimuli)``; the result is stored in the feature cache (:mod:`flowalign_nb.data.cache`) keyed
 by the modality, the plugin that registered it, its resolved options, its code (the versions of the
-distributions that ship it and a digest of its compiled code, :func:`flowalign_nb.codeid.code_identity`),
+distributions that ship it and a digest of its compiled code, :func:`flowalign_nb.data.codeid.code_identity`),
 its ``cache_token`` (weights identity, when it has one) and the stimulus content, so a second call on
 the same input reads the file and runs no model, and changed code never reads features of the old.
 """
@@ -20,8 +20,8 @@ import xarray as xr
 
 from . import cache
 from .codeid import code_identity
-from .data import make_representation, validate
-from .plugins import get_registry, make
+from .model import make_representation, validate
+from ..plugins import get_registry, make
 
 
 def validate_stimuli(stimuli: pd.DataFrame, payload: str | None = None) -> pd.DataFrame:

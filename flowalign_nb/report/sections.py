@@ -1,6 +1,6 @@
 """The content of each section of a run's report, as blocks the report notebook displays.
 
-Every function takes a verified :class:`flowalign_nb.runs.Run` and returns a list of blocks: a
+Every function takes a verified :class:`flowalign_nb.runs.folder.Run` and returns a list of blocks: a
 ``str`` (Markdown), a :class:`pandas.DataFrame` (a table), a :class:`Folded` table or a matplotlib figure. :func:`show`
 displays them in a notebook (figures as embedded PNG). The report template
 (``report_template.ipynb``) calls one function per section; nothing here recomputes a result: it
@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .experiments import parse_method
-from .results import plot_sweep
-from .runplots import figure_png, plan_source, plot_images, plot_plan, plot_training
+from ..tasks.sweep import parse_method
+from ..runs.results import plot_sweep
+from ..runs.plots import figure_png, plan_source, plot_images, plot_plan, plot_training
 
 #: analyses shown in the "RSA and decoding" section; every other registered analysis gets its own section
 RSA_AND_DECODING = ("rsa", "decoding", "transfer_decoding")
@@ -189,7 +189,7 @@ def analyses(run, names=RSA_AND_DECODING, exclude: bool = False) -> list:
     Each analysis gets a heading with the plugin that registered it and its description, a table
     (value, confidence interval, noise ceiling, chance, and why a level did not apply) and a figure.
     """
-    from .analysis.plots import plot_comparison
+    from ..analysis.plots import plot_comparison
 
     blocks = _no_fit(run)
     for fit in _fits(run):
@@ -260,7 +260,7 @@ def _is_project_package(name: str) -> bool:
     """flowalign_nb and the distributions that install flowalign_nb plugins (named ``flowalign...``, or with an entry point now)."""
     from importlib import metadata
 
-    from .plugins import ENTRY_POINT_GROUP
+    from ..plugins import ENTRY_POINT_GROUP
 
     plugins = {ep.dist.name for ep in metadata.entry_points(group=ENTRY_POINT_GROUP) if ep.dist is not None}
     return name.lower().replace("-", "_").startswith("flowalign") or name in plugins

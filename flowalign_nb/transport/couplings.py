@@ -19,7 +19,7 @@ Built-ins (registered through :func:`flowalign_register_couplings`, like any plu
     Uniform random pairs: the baseline that ignores correspondence.
 
 **Class blocks.** ``ot``, ``sinkhorn`` and ``unbalanced`` take ``blocks=True``: minibatches are
-drawn class-balanced and solved as a sum of small per-class problems (:mod:`flowalign_nb.blocks`);
+drawn class-balanced and solved as a sum of small per-class problems (:mod:`flowalign_nb.transport.blocks`);
 ``device`` runs the entropic solvers on the GPU, on torch tensors (no NumPy round trip).
 
 **Full plan or minibatches.** The OT couplings solve one plan on all items when both spaces have at
@@ -48,8 +48,8 @@ import torch
 
 from .boundary import FitBoundary, check_fitted
 from .bridges import Bridge
-from .data import Latents
-from .hookspecs import hookimpl
+from ..data.model import Latents
+from ..hookspecs import hookimpl
 from .resources import check_memory
 
 
@@ -104,8 +104,8 @@ class Coupling(FitBoundary, ABC):
     ``fa.make`` and the widgets offer); it sets ``needs_bridge`` / ``needs_labels`` when it needs
     a bridge cost / labelled items. It does not override :meth:`fit`.
 
-    :meth:`fit` stores ``src_``, ``tgt_`` (:class:`~flowalign_nb.data.Latents`), ``bridge_`` (the
-    fitted bridge or None) and ``standardisation_`` (see :class:`~flowalign_nb.boundary.FitBoundary`),
+    :meth:`fit` stores ``src_``, ``tgt_`` (:class:`~flowalign_nb.data.model.Latents`), ``bridge_`` (the
+    fitted bridge or None) and ``standardisation_`` (see :class:`~flowalign_nb.transport.boundary.FitBoundary`),
     then calls :meth:`_fit`. Before ``fit``, ``plan`` and ``sample`` raise ``NotFittedError``.
     """
 
@@ -138,7 +138,7 @@ class Coupling(FitBoundary, ABC):
         if self.needs_labels and src.classes != tgt.classes:
             raise ValueError(f"source classes {src.classes} differ from target classes {tgt.classes}")
         if self.needs_bridge and bridge is None:
-            from .plugins import get_registry
+            from ..plugins import get_registry
 
             raise ValueError(
                 f"coupling {type(self).__name__} needs a bridge cost between the two spaces; "
@@ -270,13 +270,13 @@ class PlanCoupling(Coupling):
     full_plan_max : int
         Solve once on all items when both spaces have at most this many.
     blocks : bool
-        Minibatch plans by class block (:mod:`flowalign_nb.blocks`): each minibatch draws, for every
+        Minibatch plans by class block (:mod:`flowalign_nb.transport.blocks`): each minibatch draws, for every
         source item, a target item of the same block (its label when labelled, else the nearest
         labelled class mean's), and one small plan is solved per block instead of one ``B x B``
         plan. Needs labelled items in both spaces; the full plan (small data) is unaffected.
     device : str, torch.device or None
         Where the entropic solvers run, on torch tensors (POT's torch backend for one plan; the
-        batched solvers of :mod:`flowalign_nb.blocks` for class blocks); ``None``/``"auto"``: CUDA
+        batched solvers of :mod:`flowalign_nb.transport.blocks` for class blocks); ``None``/``"auto"``: CUDA
         when present. One-plan results come back to the CPU for sampling; class-blocked plans are
         sampled where they were solved (only the drawn indices come back). The exact solver always
         runs on the CPU.
@@ -290,7 +290,7 @@ class PlanCoupling(Coupling):
     #: float64 arrays of the plan's size alive while solving (cost, plan, solver temporaries)
     plan_copies = 4
 
-    #: solver of :func:`flowalign_nb.blocks.solve_blocks` used with ``blocks=True`` (None: not supported)
+    #: solver of :func:`flowalign_nb.transport.blocks.solve_blocks` used with ``blocks=True`` (None: not supported)
     block_solver: str | None = None
 
     def __init__(self, plan_size: int | None = None, full_plan_max: int | None = None, blocks: bool = False, device=None, *,
@@ -306,26 +306,26 @@ class PlanCoupling(Coupling):
     @property
     def solve_device(self) -> torch.device:
         """Device of the entropic solvers: ``device``, or CUDA when present for ``None``/``"auto"``."""
-        from .aligner import resolve_device
+        from ..align.aligner import resolve_device
 
         return resolve_device(self.device)
 
     def _block_options(self) -> dict:
-        """Keyword options of :func:`~flowalign_nb.blocks.solve_blocks` for this coupling."""
+        """Keyword options of :func:`~flowalign_nb.transport.blocks.solve_blocks` for this coupling."""
         return {}
 
     def block_plan(self, i_src: torch.Tensor, i_tgt: torch.Tensor, counts: torch.Tensor):
-        """Class-blocked plan of a balanced minibatch (see :mod:`flowalign_nb.blocks`).
+        """Class-blocked plan of a balanced minibatch (see :mod:`flowalign_nb.transport.blocks`).
 
         Parameters
         ----------
         i_src, i_tgt : LongTensor, shape (B,)
-            Items sorted by block, as :meth:`flowalign_nb.blocks.BlockSampler.draw` returns them.
+            Items sorted by block, as :meth:`flowalign_nb.transport.blocks.BlockSampler.draw` returns them.
         counts : LongTensor, shape (n_blocks,)
 
         Returns
         -------
-        flowalign_nb.blocks.BlockPlan
+        flowalign_nb.transport.blocks.BlockPlan
         """
         from .blocks import solve_blocks
 
@@ -477,7 +477,7 @@ class ExactOTCoupling(PlanCoupling):
         Network-simplex iterations; POT's default (1e5) stops short of optimal at n >= 1,000.
     blocks : bool
         Class-blocked minibatch plans (see :class:`PlanCoupling`); each block, square with uniform
-        weights, is solved exactly as a linear assignment (:func:`flowalign_nb.blocks.solve_blocks`).
+        weights, is solved exactly as a linear assignment (:func:`flowalign_nb.transport.blocks.solve_blocks`).
     """
 
     needs_bridge = True
@@ -519,7 +519,7 @@ class SinkhornCoupling(PlanCoupling):
         POT's Sinkhorn variant (``"sinkhorn"``, ``"sinkhorn_log"``, ``"sinkhorn_stabilized"``).
         Class-blocked plans are solved all blocks at once, by stabilised scaling with log-domain
         absorption, or with ``"sinkhorn_log"`` by POT's batched log-domain projection
-        (:func:`flowalign_nb.blocks.solve_blocks`).
+        (:func:`flowalign_nb.transport.blocks.solve_blocks`).
     num_iter_max : int
     blocks, device : see :class:`PlanCoupling`
     tol : float
@@ -567,7 +567,7 @@ class UnbalancedCoupling(PlanCoupling):
         Marginal relaxation; large values approach balanced OT.
     num_iter_max : int
     blocks, device : see :class:`PlanCoupling` (class blocks are solved all at once by
-        :func:`flowalign_nb.blocks.batched_sinkhorn_stabilized`)
+        :func:`flowalign_nb.transport.blocks.batched_sinkhorn_stabilized`)
     tol : float
         Stopping tolerance of the class-blocked solver (L2 change of the row marginal between
         checks). The default makes blocked plans equal ``ot.unbalanced.sinkhorn_unbalanced``'s at

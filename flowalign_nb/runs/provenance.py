@@ -33,7 +33,7 @@ import numpy as np
 import torch
 import xarray as xr
 
-from .safeio import SavedFileError, read_json, write_json
+from ..safeio import SavedFileError, read_json, write_json
 
 PROVENANCE_FORMAT, PROVENANCE_VERSION = "flowalign_nb.provenance", 1
 PROVENANCE_FILE = "provenance.json"

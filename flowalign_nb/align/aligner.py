@@ -19,11 +19,11 @@ import xarray as xr
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from .data import DIMS, Latents, RepresentationError, standardise_pair, validate
-from .flow import FlowTrainer, VelocityField, integrate
+from ..data.model import DIMS, Latents, RepresentationError, standardise_pair, validate
+from ..flow import FlowTrainer, VelocityField, integrate
 from .linear_start import INITS, linear_start
-from .plugins import get_registry, make
-from .safeio import SavedFileError, atomic_folder, read_json, read_tensors, recover_folder, write_json, write_tensors
+from ..plugins import get_registry, make
+from ..safeio import SavedFileError, atomic_folder, read_json, read_tensors, recover_folder, write_json, write_tensors
 
 DIM_HANDLING = ("pad", "conditional")
 ALIGNER_FORMAT, ALIGNER_VERSION = "flowalign_nb.aligner", 1
@@ -51,7 +51,7 @@ class BaseAligner(BaseEstimator):
 
     Each space is z-scored with its own feature means and standard deviations (computed from all of
     its items; no labels are involved). The ``classes`` parameter of a subclass (``"all"`` or
-    ``"shared"``, see :func:`flowalign_nb.data.check_pair`; ``"all"`` when a subclass has none) says
+    ``"shared"``, see :func:`flowalign_nb.data.model.check_pair`; ``"all"`` when a subclass has none) says
     what happens to a class labelled in one space only.
     """
 
@@ -94,7 +94,7 @@ def _in_memory(rep, aligner) -> xr.DataArray:
     """``rep`` with its values in memory: a lazy (dask-backed, e.g. chunked) representation is computed once."""
     if not isinstance(rep, xr.DataArray) or rep.chunks is None:
         return rep
-    from .chunked import compute_representation
+    from ..data.chunked import compute_representation
 
     return compute_representation(rep, progress=bool(getattr(aligner, "progress", False)))
 
@@ -161,7 +161,7 @@ class FlowAligner(BaseAligner):
         (``benchmarks/cfm_2d.py``). ``"conditional"`` always conditions.
     init : {None, "ridge", "procrustes"}
         Linear start (``dim_handling="pad"``; needs labels): the flow transports ``x0 = x W + b``,
-        a ridge or Procrustes map fit on the labelled items (:mod:`flowalign_nb.linear_start`), so
+        a ridge or Procrustes map fit on the labelled items (:mod:`flowalign_nb.align.linear_start`), so
         an untrained flow is the linear map and training refines it.
     sigma : float
         Width of the CFM path, ``x_t = (1 - t) x0 + t x1 + sigma eps``.

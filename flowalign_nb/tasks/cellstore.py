@@ -16,7 +16,7 @@ import json
 import re
 from pathlib import Path
 
-from .safeio import SavedFileError, read_json, write_bytes, write_json
+from ..safeio import SavedFileError, read_json, write_bytes, write_json
 
 SWEEP_FORMAT, CELL_FORMAT, VERSION = "flowalign_nb.sweep", "flowalign_nb.cell", 1
 

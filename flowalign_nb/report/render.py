@@ -1,6 +1,6 @@
 """Lab report of a run folder: a parameterised notebook run by papermill, exported by nbconvert.
 
-``report(run_dir, path)`` first reads and verifies the run folder (:func:`flowalign_nb.runs.load_run`,
+``report(run_dir, path)`` first reads and verifies the run folder (:func:`flowalign_nb.runs.folder.load_run`,
 so an old or changed folder fails here with a clear message), then executes the notebook template
 shipped in the package (``report_template.ipynb``, its ``parameters`` cell given ``run_dir``) in a
 Python kernel of this interpreter, and exports it with nbconvert's ``HTMLExporter`` (``lab``
@@ -18,8 +18,8 @@ import tempfile
 from importlib import resources
 from pathlib import Path
 
-from .runs import load_run
-from .safeio import _atomic_target, _replace
+from ..runs.folder import load_run
+from ..safeio import _atomic_target, _replace
 
 TEMPLATE = "report_template.ipynb"
 #: the lab template without the blocks that load scripts from CDNs, and with figures' alt text
@@ -122,7 +122,7 @@ def report(run_dir, path="report.html", *, with_code: bool = False, timeout: int
 
     Raises
     ------
-    flowalign_nb.runs.RunFolderError
+    flowalign_nb.runs.folder.RunFolderError
         For a run folder of an older format, incomplete or changed since it was written (before
         any notebook runs).
     papermill.PapermillExecutionError

@@ -49,7 +49,7 @@ from dataclasses import dataclass
 import torch
 from scipy.optimize import linear_sum_assignment
 
-from .data import Latents
+from ..data.model import Latents
 
 SOLVERS = ("emd", "sinkhorn", "unbalanced")
 
@@ -220,7 +220,7 @@ def solve_blocks(block_cost, i_src: torch.Tensor, i_tgt: torch.Tensor, counts: t
     ----------
     block_cost : callable ``(i_src_pad, i_tgt_pad, valid) -> Tensor[K, n_max, n_max]``
         Costs of all blocks at once from zero-padded index tensors of shape (K, n_max) and their
-        validity mask, e.g. :meth:`flowalign_nb.bridges.Bridge.block_cost`.
+        validity mask, e.g. :meth:`flowalign_nb.transport.bridges.Bridge.block_cost`.
     i_src, i_tgt : LongTensor, shape (B,)
         Items sorted by block, as :meth:`BlockSampler.draw` returns them.
     counts : LongTensor, shape (n_blocks,)

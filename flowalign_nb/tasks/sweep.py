@@ -21,12 +21,12 @@ import pandas as pd
 import xarray as xr
 from tqdm.auto import tqdm
 
-from .aligner import FlowAligner
-from .baselines import ProcrustesAligner, RelativeAligner, RidgeAligner
+from ..align.aligner import FlowAligner
+from ..align.baselines import ProcrustesAligner, RelativeAligner, RidgeAligner
 from .cellstore import CellStore, cell_key
-from .data import labelled_mask, mask_labels
-from .plugins import get_registry
-from .runplots import figure_png, plot_images
+from ..data.model import labelled_mask, mask_labels
+from ..plugins import get_registry
+from ..runs.plots import figure_png, plot_images
 
 LINEAR_BASELINES = {"ridge": RidgeAligner, "procrustes": ProcrustesAligner, "relative": RelativeAligner}
 DEFAULT_METHODS = ("exemplar", "ot+prototype", "unbalanced+prototype", "ridge", "procrustes", "independent", "end_to_end", "ceiling")

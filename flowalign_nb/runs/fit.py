@@ -1,11 +1,11 @@
 """One (task, method, label fraction, seed) cell fitted in detail and saved as a fit run folder.
 
-:func:`fit_run` does what :func:`flowalign_nb.experiments.run_cell` does for a flow method (same
+:func:`fit_run` does what :func:`flowalign_nb.tasks.sweep.run_cell` does for a flow method (same
 label masks: seed ``seed`` for the source, ``seed + 1000`` for the target; same aligner seed, so
 the same headline score) and keeps what a report needs: the aligner's weights and training loss,
 the coupling plan among items ordered by class, every registered analysis before and after
 alignment, the task's report images and a provenance record. The folder layout is described in
-:mod:`flowalign_nb.runs`.
+:mod:`flowalign_nb.runs.folder`.
 """
 
 from __future__ import annotations
@@ -20,18 +20,18 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .aligner import FlowAligner
-from .analysis.compare import AnalysisSkippedWarning, compare
-from .analysis.coupling_plan import training_plan_view
-from .analysis.inputs import NotApplicableError
-from .analysis.plots import plot_comparison
-from .data import labelled_mask, make_representation
-from .experiments import COLUMNS, TARGET_LABEL_SEED_OFFSET, TaskData, parse_method, run_cell, task_images
-from .plugins import get_registry, make
+from ..align.aligner import FlowAligner
+from ..analysis.compare import AnalysisSkippedWarning, compare
+from ..analysis.coupling_plan import training_plan_view
+from ..analysis.inputs import NotApplicableError
+from ..analysis.plots import plot_comparison
+from ..data.model import labelled_mask, make_representation
+from ..tasks.sweep import COLUMNS, TARGET_LABEL_SEED_OFFSET, TaskData, parse_method, run_cell, task_images
+from ..plugins import get_registry, make
 from .provenance import describe_representations, now, recording_inputs, write_provenance
-from .runplots import plot_images, plot_plan, plot_training
-from .runs import RUN_FILE, RUN_FORMAT, RUN_VERSION
-from .safeio import atomic_folder, write_json
+from .plots import plot_images, plot_plan, plot_training
+from .folder import RUN_FILE, RUN_FORMAT, RUN_VERSION
+from ..safeio import atomic_folder, write_json
 
 FIT_FILES = (RUN_FILE, "scores.csv", "results.nc", "analyses.csv", "aligner", "figures", "provenance.json")
 #: items per side (at most) of the plan shown in the coupling diagnostics
@@ -85,7 +85,7 @@ def fit_run(task: str, method: str, fraction: float, seed: int = 0, output="runs
     task : str
         A registered task name (``flowalign plugins --kind task``); a name keeps the run reproducible.
     method : str
-        A flow method, ``"<coupling>"`` or ``"<coupling>+<bridge>"`` (see :func:`flowalign_nb.experiments.parse_method`).
+        A flow method, ``"<coupling>"`` or ``"<coupling>+<bridge>"`` (see :func:`flowalign_nb.tasks.sweep.parse_method`).
     fraction : float in (0, 1]
         Share of training items labelled (stratified).
     seed : int >= 0

@@ -16,10 +16,10 @@ import numpy as np
 import xarray as xr
 from scipy.stats import ortho_group
 
-from .analysis.downstream import fit_tuned_classifier, nearest_class_mean_accuracy
-from .data import labelled_mask, make_representation
-from .experiments import Task, TaskData
-from .hookspecs import hookimpl
+from ..analysis.downstream import fit_tuned_classifier, nearest_class_mean_accuracy
+from ..data.model import labelled_mask, make_representation
+from .sweep import Task, TaskData
+from ..hookspecs import hookimpl
 
 
 @dataclass

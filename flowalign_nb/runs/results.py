@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import xarray as xr
 
-from .safeio import _atomic_target, _replace
+from ..safeio import _atomic_target, _replace
 
 
 def sweep_to_dataset(table: pd.DataFrame) -> xr.Dataset:

@@ -25,8 +25,8 @@ import pandas as pd
 import torch
 import xarray as xr
 
-from .data import DIMS, validate
-from .safeio import SavedFileError, read_tensors, write_tensors
+from .model import DIMS, validate
+from ..safeio import SavedFileError, read_tensors, write_tensors
 
 CACHE_ENV = "FLOWALIGN_CACHE_DIR"
 FEATURES_FORMAT, FEATURES_VERSION = "flowalign_nb.features", 1

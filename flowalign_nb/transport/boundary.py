@@ -2,9 +2,9 @@
 
 ``fit`` takes two representations (``xarray.DataArray``, dims ``("presentation", "neuroid")``),
 which are standardised exactly as :class:`flowalign_nb.FlowAligner` standardises them
-(:func:`flowalign_nb.data.standardise_pair`: each space z-scored with its own moments, labels
+(:func:`flowalign_nb.data.model.standardise_pair`: each space z-scored with its own moments, labels
 read only where ``is_labelled``) and the standardisation is recorded as ``standardisation_``; or
-two :class:`~flowalign_nb.data.Latents`, used as given (``standardisation_`` is None), which is
+two :class:`~flowalign_nb.data.model.Latents`, used as given (``standardisation_`` is None), which is
 what FlowAligner passes. Learned attributes (names ending in ``_``) read before ``fit`` raise
 scikit-learn's ``NotFittedError``, so ``plan``, ``sample`` or ``cost`` on an unfitted object name
 the problem instead of failing on a missing attribute.
@@ -15,15 +15,15 @@ from __future__ import annotations
 import xarray as xr
 from sklearn.exceptions import NotFittedError
 
-from .data import Latents, standardise_pair
+from ..data.model import Latents, standardise_pair
 
 
 class FitBoundary:
-    """Mixin of :class:`~flowalign_nb.couplings.Coupling` and :class:`~flowalign_nb.bridges.Bridge`.
+    """Mixin of :class:`~flowalign_nb.transport.couplings.Coupling` and :class:`~flowalign_nb.transport.bridges.Bridge`.
 
     Attributes
     ----------
-    standardisation_ : flowalign_nb.data.PairStandardisation or None
+    standardisation_ : flowalign_nb.data.model.PairStandardisation or None
         Set by :meth:`_fit_inputs`: how representations given to ``fit`` became Latents; None when
         ``fit`` was given Latents.
     """
@@ -39,7 +39,7 @@ class FitBoundary:
         TypeError
             Unless both are DataArrays or both are Latents, naming the types given.
         flowalign_nb.RepresentationError
-            For representations that cannot be aligned (see :func:`flowalign_nb.data.check_pair`).
+            For representations that cannot be aligned (see :func:`flowalign_nb.data.model.check_pair`).
         """
         if isinstance(src, Latents) and isinstance(tgt, Latents):
             self.standardisation_ = None

@@ -2,7 +2,7 @@
 
 :func:`represent_chunked` splits the stimulus table into chunks of ``chunk_size`` rows. Each chunk
 becomes one dask task that runs the modality on those stimuli only, through the feature cache
-(:func:`flowalign_nb.represent.cached_represent`), so each chunk is cached on its own and a
+(:func:`flowalign_nb.data.represent.cached_represent`), so each chunk is cached on its own and a
 re-run, or an interrupted run resumed, extracts only the chunks not yet cached. Nothing is
 extracted until the values are asked for; memory then holds the model, one chunk's inputs and
 activations per dask worker thread, and the features (n_stimuli x n_neuroids), not the stimuli:
@@ -22,8 +22,8 @@ import pandas as pd
 import xarray as xr
 from tqdm.dask import TqdmCallback
 
-from .data import DIMS, RepresentationError
-from .plugins import make
+from .model import DIMS, RepresentationError
+from ..plugins import make
 from .represent import cached_represent, validate_stimuli
 
 
@@ -57,7 +57,7 @@ def represent_chunked(modality: str, stimuli: pd.DataFrame, *, chunk_size: int =
     DataArray, dims ("presentation", "neuroid"), dask-backed with chunks (chunk_size, n_neuroids)
         Presentation coords from the table (``stimulus_id``, ``label``, ``is_labelled`` all False),
         neuroid coords and attrs from the first chunk, which is extracted (or read from the cache)
-        now to learn them. Values equal those of :func:`flowalign_nb.represent` on the whole table.
+        now to learn them. Values equal those of :func:`flowalign_nb.data.represent` on the whole table.
 
     Raises
     ------

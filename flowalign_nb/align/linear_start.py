@@ -16,8 +16,8 @@ import torch
 from scipy.linalg import orthogonal_procrustes
 from sklearn.linear_model import Ridge
 
-from .bridges import class_means, labelled_pairs
-from .data import Latents
+from ..transport.bridges import class_means, labelled_pairs
+from ..data.model import Latents
 
 INITS = ("ridge", "procrustes")
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .experiments import sweep
+from .sweep import sweep
 
 DEMO_TASKS = ("mnist_effnet_to_cnn", "mnist_text_to_image")
 DEMO_METHODS = ("exemplar", "ot+prototype", "end_to_end", "ceiling")

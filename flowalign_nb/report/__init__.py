@@ -1,0 +1,1 @@
+"""The papermill report: its template notebook and the sections it renders."""

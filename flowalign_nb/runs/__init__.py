@@ -1,0 +1,1 @@
+"""Run folders on disk: fitted runs and sweeps, provenance, results, run figures."""
