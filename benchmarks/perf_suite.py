@@ -25,7 +25,7 @@ sys.path.insert(0, str(HERE))
 import ot  # noqa: E402
 import torch  # noqa: E402
 
-from flowalign_nb.align.aligner import resolve_device  # noqa: E402
+from flowalign_nb.devices import resolve_device  # noqa: E402
 from perf import couplings, loop, memory, report, throughput  # noqa: E402
 
 SECTIONS = ("couplings", "loop", "prefetch", "memory", "transport", "flops")

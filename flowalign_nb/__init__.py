@@ -11,6 +11,12 @@ Public API (held stable)::
     al.save(path); fa.FlowAligner.load(path)
 """
 
+import sys as _sys
+
+from .moved import install as _install_moved_paths
+
+_install_moved_paths(_sys.modules[__name__])
+
 from .align.aligner import FlowAligner
 from .analysis.compare import compare
 from .analysis.decoding import decode, transfer_decode
@@ -29,7 +35,8 @@ from .data.model import (
     train_test_split,
     validate,
 )
-from .tasks.sweep import Task, TaskData, sweep
+from .tasks.sweep import sweep
+from .tasks.task import Task, TaskData
 from .hookspecs import hookimpl, hookspec
 from .plugins import list_plugins, make, register_plugin, unregister_plugin
 from .data.chunked import compute_representation, represent_chunked

@@ -14,7 +14,7 @@ import torch
 from scipy.spatial.distance import jensenshannon
 
 import flowalign_nb as fa
-from flowalign_nb.transport.bridges import class_means, labelled_pairs
+from flowalign_nb.transport.bridges import labelled_class_means, labelled_pairs
 from flowalign_nb.data.model import Latents
 
 BRIDGES = ["prototype", "posterior", "linear", "euclidean"]
@@ -375,7 +375,7 @@ def test_linear_uses_stimulus_pairs(linear_data):
 
 
 @pytest.mark.filterwarnings("ignore::scipy.linalg.LinAlgWarning")
-def test_linear_falls_back_to_class_means(linear_data):
+def test_linear_falls_back_to_labelled_class_means(linear_data):
     src, tgt = linear_data
     bridge = fa.make("bridge", "linear", alpha=1e-6, min_pairs=26).fit(src, tgt)
     assert bridge.pairs_used_ == 3 == src.n_classes
@@ -383,14 +383,14 @@ def test_linear_falls_back_to_class_means(linear_data):
     # mean of mapped items is the map of their mean
     known = src.labels >= 0
     mapped_means = torch.stack([bridge.mapped_[known & (src.labels == k)].mean(0) for k in range(3)])
-    assert torch.allclose(mapped_means, class_means(tgt), rtol=0, atol=1e-3)
+    assert torch.allclose(mapped_means, labelled_class_means(tgt), rtol=0, atol=1e-3)
     # and it differs from the pair-fitted map
     paired = fa.make("bridge", "linear", alpha=1e-6, min_pairs=25).fit(src, tgt)
     assert paired.pairs_used_ == 25
     assert not torch.allclose(paired.mapped_, bridge.mapped_, rtol=0, atol=1e-2)
 
 
-def test_linear_without_shared_stimuli_uses_class_means():
+def test_linear_without_shared_stimuli_uses_labelled_class_means():
     src, tgt = pair(4, 6, seed=5)
     tgt.stimulus_id = np.array([f"other{i}" for i in range(tgt.n)])
     bridge = fa.make("bridge", "linear").fit(src, tgt)
@@ -400,5 +400,5 @@ def test_linear_without_shared_stimuli_uses_class_means():
 def test_class_means_use_labelled_items_only():
     x = np.array([[0.0, 0.0], [2.0, 4.0], [10.0, 10.0], [100.0, 100.0], [1.0, 1.0]], dtype=np.float32)
     lat = Latents.from_arrays(x, [0, 0, 1, -1, 1], classes=[0, 1, 2])
-    means = class_means(lat)
+    means = labelled_class_means(lat)
     assert torch.allclose(means, torch.tensor([[1.0, 2.0], [5.5, 5.5], [0.0, 0.0]]), rtol=0, atol=1e-6)

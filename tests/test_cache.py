@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 import flowalign_nb as fa
-from flowalign_nb import cache
+from flowalign_nb.data import cache
 
 
 @pytest.fixture

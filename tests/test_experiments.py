@@ -7,7 +7,8 @@ import xarray as xr
 
 import flowalign_nb as fa
 from flowalign_nb.cli import main
-from flowalign_nb.tasks.sweep import parse_method, run_cell, summarise
+from flowalign_nb.tasks.sweep import summarise
+from flowalign_nb.tasks.task import parse_method, run_cell
 from flowalign_nb.safeio import SavedFileError
 from flowalign_nb.tasks.synthetic import SyntheticTask
 

@@ -188,18 +188,6 @@ def test_autocast_option_is_checked():
     assert torch.isfinite(bf16.losses).all()
 
 
-def test_gather_takes_rows_onto_the_device_from_memory_mapped_arrays(tmp_path):
-    import numpy as np
-
-    from flowalign_nb.flow.batches import gather
-
-    mapped = np.memmap(tmp_path / "x.f32", dtype=np.float32, mode="w+", shape=(50, 3))
-    mapped[:] = np.arange(150, dtype=np.float32).reshape(50, 3)
-    x = torch.from_numpy(mapped)
-    index = torch.tensor([4, 0, 49, 4])
-    out = gather(x, index, torch.device("cpu"))
-    assert torch.equal(out, x[index]) and out.data_ptr() != x.data_ptr()
-
 
 # ------------------------------------------------------------------ time embedding (issue 17)
 

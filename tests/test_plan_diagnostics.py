@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from flowalign_nb import FlowAligner, Latents, make
-from flowalign_nb.tasks.sweep import masked_pair
+from flowalign_nb.tasks.task import masked_pair
 from flowalign_nb.runs.fit import coupling_diagnostics
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # see tests/conftest.py

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from flowalign_nb.cli import build_parser
-from flowalign_nb.tasks.sweep import parse_method
+from flowalign_nb.tasks.task import parse_method
 from flowalign_nb.plugins import get_registry
 
 ROOT = Path(__file__).resolve().parent.parent

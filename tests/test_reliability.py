@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 import flowalign_nb as fa
 from flowalign_nb import safeio
 from flowalign_nb.data.model import Latents, check_pair
-from flowalign_nb.tasks.sweep import parse_method
+from flowalign_nb.tasks.task import parse_method
 from flowalign_nb.flow import FlowTrainer, VelocityField
 from flowalign_nb.plugins import PluginError, Plugins, get_plugins
 from flowalign_nb.transport.resources import ResourceLimitError, memory_limit
@@ -273,7 +273,7 @@ def test_a_plugin_factory_that_raises_is_named(tmp_path, monkeypatch):
     monkeypatch.setattr("flowalign_nb.plugins._plugins", plugins)
     with pytest.raises(PluginError, match=r"plugin 'explosive': coupling 'boom' failed to build: RuntimeError: kaboom"):
         fa.make("coupling", "boom")
-    assert isinstance(fa.make("coupling", "ot"), fa.couplings.ExactOTCoupling)
+    assert isinstance(fa.make("coupling", "ot"), fa.transport.couplings.ExactOTCoupling)
     get_plugins(reload=True)
 
 

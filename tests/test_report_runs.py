@@ -10,7 +10,7 @@ import pytest
 import flowalign_nb as fa
 from flowalign_nb.tasks.cellstore import CellStore
 from flowalign_nb.cli import main
-from flowalign_nb.tasks.sweep import masked_pair, run_cell
+from flowalign_nb.tasks.task import masked_pair, run_cell
 from flowalign_nb.runs.fit import fit_run
 from flowalign_nb.runs.provenance import recording_inputs, representation_digest, sha256_file
 from flowalign_nb.runs.results import save_sweep
@@ -195,7 +195,7 @@ def test_representation_digest_follows_content():
 
 def test_paired_rsa_of_a_fit_uses_a_class_stratified_subset_of_many_stimuli():
     """RSA's bootstrap costs O(n^2) per sample: a fit's paired-items level keeps PAIRED_RSA_STIMULI stimuli, 20 per class here."""
-    from flowalign_nb.tasks.sweep import TaskData
+    from flowalign_nb.tasks.task import TaskData
     from flowalign_nb.runs.fit import PAIRED_RSA_STIMULI, analyse
 
     rng = np.random.default_rng(0)

@@ -12,7 +12,7 @@ import torch
 
 import flowalign_nb.plugins as plugins_module
 from flowalign_nb import FlowAligner, make
-from flowalign_nb.tasks.sweep import masked_pair
+from flowalign_nb.tasks.task import masked_pair
 from flowalign_nb.flow.train import CHECKPOINT_FORMAT, CHECKPOINT_VERSION
 from flowalign_nb.hookspecs import hookimpl
 from flowalign_nb.plugins import BUILTIN_PLUGINS, Plugins, register_plugin

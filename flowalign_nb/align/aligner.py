@@ -22,28 +22,13 @@ from sklearn.utils.validation import check_is_fitted
 from ..data.model import DIMS, Latents, RepresentationError, standardise_pair, validate
 from ..flow import FlowTrainer, VelocityField, integrate
 from .linear_start import INITS, linear_start
+from ..devices import resolve_device
 from ..plugins import get_registry, make
 from ..safeio import SavedFileError, atomic_folder, read_json, read_tensors, recover_folder, write_json, write_tensors
 
 DIM_HANDLING = ("pad", "conditional")
 ALIGNER_FORMAT, ALIGNER_VERSION = "flowalign_nb.aligner", 1
 ALIGNER_FILES = ("aligner.json", "weights.safetensors")
-
-
-def resolve_device(device) -> torch.device:
-    """``None`` or ``"auto"``: CUDA when present, else CPU; otherwise ``torch.device(device)``."""
-    if device is None or device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise ValueError(f"device={device!r} is not a device; use None/'auto', 'cpu', 'cuda' or 'cuda:N'") from None
-    available = ["cpu"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
-    if resolved.type == "cuda" and (not torch.cuda.is_available() or (resolved.index or 0) >= torch.cuda.device_count()):
-        raise ValueError(f"device={device!r} is not available here; available: {', '.join(available)}")
-    if resolved.type not in ("cpu", "cuda"):
-        raise ValueError(f"device={device!r} is not supported; available: {', '.join(available)}")
-    return resolved
 
 
 class BaseAligner(BaseEstimator):

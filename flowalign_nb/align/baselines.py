@@ -13,7 +13,7 @@ from scipy.linalg import orthogonal_procrustes
 from sklearn.linear_model import Ridge
 
 from .aligner import BaseAligner
-from ..transport.bridges import class_means, labelled_pairs
+from ..transport.bridges import labelled_class_means, labelled_pairs
 
 
 class _PairedAligner(BaseAligner):
@@ -22,7 +22,7 @@ class _PairedAligner(BaseAligner):
         xs, xt = labelled_pairs(src, tgt)
         self.fit_on_ = "stimulus pairs"
         if len(xs) < self.min_pairs:
-            xs, xt = class_means(src), class_means(tgt)
+            xs, xt = labelled_class_means(src), labelled_class_means(tgt)
             self.fit_on_ = "class means"
         self.n_pairs_ = len(xs)
         return xs.numpy().astype(np.float64), xt.numpy().astype(np.float64)

@@ -16,7 +16,7 @@ import torch
 from scipy.linalg import orthogonal_procrustes
 from sklearn.linear_model import Ridge
 
-from ..transport.bridges import class_means, labelled_pairs
+from ..transport.bridges import labelled_class_means, labelled_pairs
 from ..data.model import Latents
 
 INITS = ("ridge", "procrustes")
@@ -48,7 +48,7 @@ def linear_start(kind: str, src: Latents, tgt: Latents, alpha: float = 1.0, min_
         raise ValueError(f"init={kind!r} is not allowed; choose None or one of {INITS}")
     xs, xt = labelled_pairs(src, tgt)
     if len(xs) < min_pairs:
-        xs, xt = class_means(src), class_means(tgt)
+        xs, xt = labelled_class_means(src), labelled_class_means(tgt)
     if len(xs) < 2:
         raise ValueError(f"init={kind!r} needs labelled items in both spaces (at least two pairs or classes), found {len(xs)}")
     xs, xt = xs.numpy().astype(np.float64), xt.numpy().astype(np.float64)

@@ -7,6 +7,8 @@ figure. Pass ``ax=`` to draw into an axes of your own figure instead.
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pandas as pd
 import seaborn as sns
@@ -196,3 +198,48 @@ def _figure_and_axes(ax, figsize):
         return ax.figure, ax
     fig = Figure(figsize=figsize, layout="constrained")
     return fig, fig.subplots()
+
+
+def figure_png(fig, dpi: int = 110, tight: bool = False) -> bytes:
+    """The figure as PNG bytes (``tight``: cropped to its drawn content, as the panels show figures)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight" if tight else None)
+    return buffer.getvalue()
+
+
+def plot_images(rows: list[tuple[str, np.ndarray]], max_columns: int = 10) -> Figure:
+    """Titled blocks of images, one block per ``(title, images)`` pair, wrapped at ``max_columns``.
+
+    A block of ``n`` images takes ``ceil(n / max_columns)`` lines, so images given in class order,
+    ``max_columns`` per class, show one class per line.
+
+    Parameters
+    ----------
+    rows : list of (str, numpy.ndarray of shape (n, h, w) or (n, h, w, 3))
+        Grey values or RGB in [0, 1] (or any range: each block is scaled to its own min and max).
+    max_columns : int
+        Images per line.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    columns = max(1, min(max_columns, max(len(images) for _, images in rows)))
+    lines = [-(-len(images) // columns) for _, images in rows]
+    fig = Figure(figsize=(0.9 * columns + 1.8, 0.9 * sum(lines) + 0.3), layout="constrained")
+    axes = fig.subplots(sum(lines), columns, squeeze=False)
+    first_line = np.cumsum([0, *lines[:-1]])
+    for (title, images), start, count in zip(rows, first_line, lines):
+        images = np.asarray(images, dtype=np.float64)
+        low, high = np.nanmin(images), np.nanmax(images)
+        scaled = (images - low) / (high - low) if high > low else np.zeros_like(images)
+        for k, ax in enumerate(axes[start:start + count].ravel()):
+            ax.set_axis_off()
+            if k < len(scaled):
+                ax.imshow(scaled[k], cmap="gray" if scaled.ndim == 3 else None, vmin=0, vmax=1)
+        head = axes[start, 0]
+        head.set_axis_on()
+        head.set_xticks([])
+        head.set_yticks([])
+        head.set_ylabel(title, rotation=0, ha="right", va="center", fontsize="small", wrap=True)
+    return fig

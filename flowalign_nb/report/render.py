@@ -2,7 +2,7 @@
 
 ``report(run_dir, path)`` first reads and verifies the run folder (:func:`flowalign_nb.runs.folder.load_run`,
 so an old or changed folder fails here with a clear message), then executes the notebook template
-shipped in the package (``report_template.ipynb``, its ``parameters`` cell given ``run_dir``) in a
+shipped in the package (``template.ipynb``, its ``parameters`` cell given ``run_dir``) in a
 Python kernel of this interpreter, and exports it with nbconvert's ``HTMLExporter`` (``lab``
 template) to one self-contained HTML file: figures are embedded PNG data URIs, code cells are left
 out unless ``with_code``, and the template's CDN scripts (require.js, MathJax, Mermaid, widgets)
@@ -21,7 +21,7 @@ from pathlib import Path
 from ..runs.folder import load_run
 from ..safeio import _atomic_target, _replace
 
-TEMPLATE = "report_template.ipynb"
+TEMPLATE = "template.ipynb"
 #: the lab template without the blocks that load scripts from CDNs, and with figures' alt text
 _SELF_CONTAINED = """{%- extends 'index.html.j2' -%}
 {%- block html_head_js -%}{%- endblock html_head_js -%}
@@ -65,7 +65,7 @@ def execute(run_dir, display_dir: str, timeout: int = 1200):
     import papermill
 
     with tempfile.TemporaryDirectory(prefix="flowalign-report-") as tmp, \
-            resources.as_file(resources.files("flowalign_nb") / TEMPLATE) as template:
+            resources.as_file(resources.files("flowalign_nb.report") / TEMPLATE) as template:
         return papermill.execute_notebook(
             str(template), str(Path(tmp) / "report.ipynb"), kernel_name="python3", progress_bar=False, cwd=tmp,
             parameters={"run_dir": str(Path(run_dir).resolve()), "display_dir": display_dir},

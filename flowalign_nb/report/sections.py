@@ -3,7 +3,7 @@
 Every function takes a verified :class:`flowalign_nb.runs.folder.Run` and returns a list of blocks: a
 ``str`` (Markdown), a :class:`pandas.DataFrame` (a table), a :class:`Folded` table or a matplotlib figure. :func:`show`
 displays them in a notebook (figures as embedded PNG). The report template
-(``report_template.ipynb``) calls one function per section; nothing here recomputes a result: it
+(``template.ipynb``) calls one function per section; nothing here recomputes a result: it
 reads what the run folder recorded.
 """
 
@@ -15,9 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..tasks.sweep import parse_method
+from ..tasks.task import parse_method
 from ..runs.results import plot_sweep
-from ..runs.plots import figure_png, plan_source, plot_images, plot_plan, plot_training
+from ..runs.plots import plan_source, plot_plan, plot_training
+from ..analysis.plots import figure_png, plot_images
 
 #: analyses shown in the "RSA and decoding" section; every other registered analysis gets its own section
 RSA_AND_DECODING = ("rsa", "decoding", "transfer_decoding")

@@ -26,10 +26,12 @@ from ..analysis.coupling_plan import training_plan_view
 from ..analysis.inputs import NotApplicableError
 from ..analysis.plots import plot_comparison
 from ..data.model import labelled_mask, make_representation
-from ..tasks.sweep import COLUMNS, TARGET_LABEL_SEED_OFFSET, TaskData, parse_method, run_cell, task_images
+from ..tasks.sweep import COLUMNS
+from ..tasks.task import TARGET_LABEL_SEED_OFFSET, TaskData, parse_method, run_cell, task_images
 from ..plugins import get_registry, make
 from .provenance import describe_representations, now, recording_inputs, write_provenance
-from .plots import plot_images, plot_plan, plot_training
+from .plots import plot_plan, plot_training
+from ..analysis.plots import plot_images
 from .folder import RUN_FILE, RUN_FORMAT, RUN_VERSION
 from ..safeio import atomic_folder, write_json
 
@@ -197,7 +199,7 @@ def coupling_diagnostics(aligner: FlowAligner, data: TaskData, size: int = PLAN_
     return training_plan_view(aligner.coupling_, data.source, data.target, size=size, seed=seed)
 
 
-def class_means(rep: xr.DataArray) -> xr.DataArray:
+def class_mean_items(rep: xr.DataArray) -> xr.DataArray:
     """One item per class: the mean of its items, with stimulus id ``"class <label>"`` (for class-level RSA)."""
     labels = pd.Series(rep["label"].values)
     classes = sorted(labels.unique().tolist(), key=str)
@@ -237,7 +239,7 @@ def analyse(data: TaskData, moved: xr.DataArray) -> pd.DataFrame:
                                 "(drawn at random, seed 0: the bootstrap over all of them would take minutes)")
             parts.append(rows)
     try:
-        means = compare(class_means(data.source_test), class_means(moved), class_means(data.target), analyses=["rsa"]).table
+        means = compare(class_mean_items(data.source_test), class_mean_items(moved), class_mean_items(data.target), analyses=["rsa"]).table
     except NotApplicableError as exc:
         means = pd.DataFrame([{"analysis": "rsa", "condition": c, "metric": "", "value": np.nan, "note": str(exc)}
                               for c in ("before", "after")])

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..align.aligner import resolve_device
+from ..devices import resolve_device
 from ..tasks.cellstore import cell_key
-from ..tasks.sweep import COLUMNS, TARGET_LABEL_SEED_OFFSET, parse_method
+from ..tasks.sweep import COLUMNS
+from ..tasks.task import TARGET_LABEL_SEED_OFFSET, parse_method
 from .fit import check_options, data_representations, fit_run, modality_record
 from ..plugins import make
 from .provenance import describe_representations, recording_inputs, write_provenance

@@ -29,7 +29,7 @@ from scipy.stats import spearmanr
 
 from ..analysis.downstream import fit_tuned_classifier
 from ..data.model import labelled_mask
-from .sweep import Task, TaskData
+from .task import Task, TaskData
 from ..plugins import get_registry
 from ..data.represent import represent, validate_stimuli
 

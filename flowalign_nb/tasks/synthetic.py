@@ -18,7 +18,7 @@ from scipy.stats import ortho_group
 
 from ..analysis.downstream import fit_tuned_classifier, nearest_class_mean_accuracy
 from ..data.model import labelled_mask, make_representation
-from .sweep import Task, TaskData
+from .task import Task, TaskData
 from ..hookspecs import hookimpl
 
 

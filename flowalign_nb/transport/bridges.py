@@ -132,7 +132,7 @@ class Bridge(FitBoundary, ABC):
         """Unnormalised cost, shape (len(i_src), len(i_tgt))."""
 
 
-def class_means(lat: Latents) -> torch.Tensor:
+def labelled_class_means(lat: Latents) -> torch.Tensor:
     """Mean of the labelled items of each class, shape (n_classes, d)."""
     known = lat.labels >= 0
     onehot = torch.nn.functional.one_hot(lat.labels[known], lat.n_classes).to(lat.x.dtype)
@@ -168,7 +168,7 @@ class PrototypeBridge(Bridge):
 
     def _relative(self, lat: Latents) -> torch.Tensor:
         m = lat.x.mean(0)
-        means = class_means(lat)
+        means = labelled_class_means(lat)
         w = within_class_whitening(lat, means) if self.whiten else None
         centred, protos = lat.x - m, means - m
         if w is not None:
@@ -295,7 +295,7 @@ class LinearBridge(Bridge):
 
         xs, xt = labelled_pairs(src, tgt)
         if len(xs) < self.min_pairs:
-            xs, xt = class_means(src), class_means(tgt)
+            xs, xt = labelled_class_means(src), labelled_class_means(tgt)
         ridge = Ridge(alpha=self.alpha).fit(xs.numpy(), xt.numpy())
         self.mapped_ = torch.as_tensor(ridge.predict(src.x.numpy()), dtype=torch.float32)
         self.pairs_used_ = len(xs)

@@ -306,7 +306,7 @@ class PlanCoupling(Coupling):
     @property
     def solve_device(self) -> torch.device:
         """Device of the entropic solvers: ``device``, or CUDA when present for ``None``/``"auto"``."""
-        from ..align.aligner import resolve_device
+        from ..devices import resolve_device
 
         return resolve_device(self.device)
 

@@ -4,7 +4,6 @@ of the user's stimuli, with live progress and scores."""
 from __future__ import annotations
 
 import html
-
 import tempfile
 import threading
 from pathlib import Path
@@ -14,11 +13,12 @@ import numpy as np
 import pandas as pd
 
 from ..align.aligner import FlowAligner
-from ..runs.fit import analyse, compare_figure
 from ..flow.train import CHECKPOINT_NAME
-from ..tasks.modality_pair import ModalityPair
 from ..plugins import get_registry, make, on_registry_change
-from .figures import before_after_figure, loss_figure, png
+from ..runs.fit import analyse, compare_figure
+from ..runs.plots import plot_training
+from ..tasks.modality_pair import ModalityPair
+from .figures import before_after_figure, png
 from .options import OptionFields, RegistryChoice, label_style
 
 NO_BRIDGE = "(none)"
@@ -351,7 +351,7 @@ class AlignPanel(W.VBox):
 
     def _draw_losses(self) -> None:
         if self.losses:
-            self.loss_plot.value = png(loss_figure(np.asarray(self.losses)))
+            self.loss_plot.value = png(plot_training(np.asarray(self.losses), "training loss"))
             self.loss_plot.layout.display = None
 
     def _set_state(self, state: str, message: str) -> None:

@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 from matplotlib.figure import Figure
 
+from ..analysis.plots import figure_png
+
 
 def png(fig: Figure) -> bytes:
-    """``fig`` as PNG bytes."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
-    return buffer.getvalue()
-
-
-def loss_figure(losses: np.ndarray) -> Figure:
-    """Training loss per step."""
-    fig = Figure(figsize=(5, 2.6))
-    ax = fig.add_subplot()
-    ax.plot(np.arange(1, len(losses) + 1), losses, lw=1)
-    ax.set(xlabel="step", ylabel="CFM loss", title="training loss")
-    return fig
+    """``fig`` as the PNG bytes a panel shows (80 dpi, cropped: :func:`~flowalign_nb.analysis.plots.figure_png`)."""
+    return figure_png(fig, dpi=80, tight=True)
 
 
 def before_after_figure(scores) -> Figure:

@@ -8,7 +8,8 @@ import ipywidgets as W
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from ..tasks.sweep import DEFAULT_METHODS, LINEAR_BASELINES, summarise, sweep
+from ..tasks.sweep import DEFAULT_METHODS, summarise, sweep
+from ..tasks.task import LINEAR_BASELINES
 from ..plugins import get_registry, make, on_registry_change
 from ..runs.results import plot_sweep
 from .figures import png

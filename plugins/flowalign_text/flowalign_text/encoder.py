@@ -16,7 +16,7 @@ import numpy as np
 import xarray as xr
 from tqdm.auto import tqdm
 
-from flowalign_nb.align.aligner import resolve_device
+from flowalign_nb.devices import resolve_device
 from flowalign_nb.data.represent import stimuli_representation, validate_stimuli
 
 #: model name -> (pip distribution, Hugging Face id recorded in attrs)

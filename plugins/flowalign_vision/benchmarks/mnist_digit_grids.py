@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 import flowalign_nb as fa
-from flowalign_nb.tasks.sweep import masked_pair
+from flowalign_nb.tasks.task import masked_pair
 from flowalign_vision import save_digit_grid
 
 HERE = Path(__file__).resolve().parent

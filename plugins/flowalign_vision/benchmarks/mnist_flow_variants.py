@@ -16,7 +16,7 @@ import time
 import torch
 
 import flowalign_nb as fa
-from flowalign_nb.tasks.sweep import masked_pair
+from flowalign_nb.tasks.task import masked_pair
 
 VARIANTS = {
     "exemplar": dict(coupling="exemplar"),

@@ -17,8 +17,8 @@ import xarray as xr
 from torch import nn
 from tqdm.auto import tqdm
 
-from flowalign_nb import cache
-from flowalign_nb.align.aligner import resolve_device
+from flowalign_nb.data import cache
+from flowalign_nb.devices import resolve_device
 from flowalign_nb.data.represent import stimuli_representation, validate_stimuli
 from flowalign_nb.safeio import SavedFileError, read_tensors, write_tensors
 

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 import xarray as xr
 
-from flowalign_nb.align.aligner import resolve_device
+from flowalign_nb.devices import resolve_device
 from flowalign_nb.data.represent import stimuli_representation, validate_stimuli
 
 from .extraction import check_choice, check_positive_int, run_batches

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from flowalign_nb.data.model import labelled_mask, mask_labels
-from flowalign_nb.tasks.sweep import Task, TaskData
+from flowalign_nb.tasks.task import Task, TaskData
 from flowalign_nb.data.represent import represent
 from flowalign_text import caption_stimuli
 

@@ -39,7 +39,7 @@ import xarray as xr
 from flowalign_nb.analysis.downstream import fit_tuned_classifier
 from flowalign_nb.data.chunked import compute_representation, represent_chunked
 from flowalign_nb.data.model import labelled_mask, mask_labels
-from flowalign_nb.tasks.sweep import Task, TaskData
+from flowalign_nb.tasks.task import Task, TaskData
 from flowalign_nb.data.represent import represent
 
 from .efficientnet import EfficientNetLite

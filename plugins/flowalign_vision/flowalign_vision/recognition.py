@@ -18,7 +18,7 @@ import numpy as np
 
 from flowalign_nb.analysis.downstream import fit_tuned_classifier
 from flowalign_nb.data.model import labelled_mask
-from flowalign_nb.tasks.sweep import Task, TaskData
+from flowalign_nb.tasks.task import Task, TaskData
 from flowalign_nb.data.represent import represent
 
 from .extraction import check_positive_int

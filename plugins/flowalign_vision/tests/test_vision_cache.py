@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import flowalign_nb as fa
-from flowalign_nb import cache
+from flowalign_nb.data import cache
 
 
 class ForwardCounter:

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 import flowalign_nb as fa
-from flowalign_nb.tasks.sweep import run_cell
+from flowalign_nb.tasks.task import run_cell
 from flowalign_vision.imagenet import imagenet_classes, imagenet_sample_folder, load_imagenet_folder
 from flowalign_vision.imagenet_task import ImagenetImageToText, ImagenetTextToImage, split_scores
 
