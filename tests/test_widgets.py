@@ -110,7 +110,9 @@ def test_option_fields_show_full_names_with_the_docstring_sentence_as_tooltip(tm
     fields = panel.coupling_options.fields
     assert fields["full_plan_max"].description == "full_plan_max"
     assert fields["full_plan_max"].style.description_width == f"{len('full_plan_max') + 2}ch"  # the longest name, in full
-    assert fields["batch_size"].tooltip == "Items per side of a minibatch plan."  # documented on PlanCoupling, inherited
+    # documented on PlanCoupling, inherited; the deprecated batch_size is not offered
+    assert fields["plan_size"].tooltip == "Items per side of a minibatch plan; None: the training batch of each sample call."
+    assert "batch_size" not in fields
     assert fields["reg"].tooltip == "Entropic regularisation (costs are mean-normalised by the bridge)."
     assert fields["num_iter_max"].tooltip == "int"  # documented by type only
     assert panel.bridge_options.fields["mask_penalty"].tooltip == "Added (after normalisation) to pairs of labelled items of different classes."

@@ -183,12 +183,12 @@ def test_align_panel_renders_and_trains_in_a_real_browser(jupyter_lab):
             # labels in full, with the docstring sentence as tooltip, no two alike (the two batch sizes)
             labels = panel.evaluate(LABELS)
             texts = [label["text"] for label in labels]
-            assert {"full_plan_max", "num_iter_max", "mask_penalty", "pairs per step", "batch_size"} <= set(texts), texts
+            assert {"full_plan_max", "num_iter_max", "mask_penalty", "pairs per step", "plan_size"} <= set(texts), texts
             assert [label["text"] for label in labels if label["cut"]] == []
             assert len(texts) == len(set(texts)), f"labels read alike: {texts}"
             tips = {label["text"]: label["title"] for label in labels}
             assert tips["num_iter_max"] == "Network-simplex iterations; POT's default (1e5) stops short of optimal at n >= 1,000."
-            assert tips["batch_size"] == "Items per side of a minibatch plan."
+            assert tips["plan_size"] == "Items per side of a minibatch plan; None: the training batch of each sample call."
             assert tips["pairs per step"].startswith("FlowAligner batch_size: source-target pairs")
 
             steps = panel.locator(".widget-inline-hbox", has=page.locator("label", has_text="training steps")).locator("input").first
