@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import Ridge
 
 import flowalign_nb as fa
@@ -54,5 +55,5 @@ def test_relative_aligner_ignores_labels_of_unlabelled_items():
 
 
 def test_relative_aligner_not_fitted():
-    with pytest.raises(RuntimeError, match="not fitted yet"):
+    with pytest.raises(NotFittedError, match="not fitted yet"):
         fa.RelativeAligner().transform(fa.make_representation(np.zeros((2, 2))))
