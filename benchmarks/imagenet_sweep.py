@@ -15,6 +15,10 @@ from pathlib import Path
 
 from flowalign_nb.tasks.sweep import sweep
 
+from shared_data import use_shared_data  # this workplace's data copies, when beside the repository
+
+use_shared_data()
+
 FRACTIONS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5)
 FLOWS = ("exemplar", "ot+prototype", "unbalanced+prototype", "sinkhorn+prototype", "gw")
 BASELINES = {"imagenet_text_to_image": ("ridge", "procrustes", "relative", "end_to_end", "ceiling"),

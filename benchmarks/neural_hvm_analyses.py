@@ -27,6 +27,10 @@ from flowalign_neural.simulated import SimulatedIT
 
 import flowalign_nb as fa
 
+from shared_data import use_shared_data  # this workplace's data copies, when beside the repository
+
+use_shared_data()
+
 BLOCKS = [f"block{i}" for i in range(16)]
 
 

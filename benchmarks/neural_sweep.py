@@ -24,6 +24,10 @@ from pathlib import Path
 import flowalign_nb as fa
 from flowalign_nb.tasks.sweep import summarise
 
+from shared_data import use_shared_data  # this workplace's data copies, when beside the repository
+
+use_shared_data()
+
 DEFAULTS = {
     "it_to_cnn": dict(fractions=[0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0], seeds=[0, 1, 2],
                       methods=["exemplar", "ot+prototype", "ot+posterior", "sinkhorn+posterior", "ridge", "procrustes",

@@ -24,7 +24,7 @@ SMALL = {
                                        'EXAMPLE_FRACTION = 0.5\nN_EXAMPLES = 3',
 }
 #: notebooks that read data kept out of the repository: skipped with the reason when it is absent
-NEEDS = {"06_imagenet_text_to_image.ipynb": "the ImageNet sample (FLOWALIGN_IMAGENET_SAMPLE or ../shared/data/imagenet_sample1000)"}
+NEEDS = {"06_imagenet_text_to_image.ipynb": "the ImageNet sample (FLOWALIGN_IMAGENET_SAMPLE)"}
 EXPECTED_TEXT = {
     "01_quickstart.ipynb": "same-class share of the plan",
     "02_neural_alignment.ipynb": "simulated IT -> MNIST CNN: done: 40 steps",

@@ -6,9 +6,7 @@ blocks of 40 rows, one object per block. Which block is which object is not stor
 is the block index (``object00`` ... ``object15``); there are no images, no image ids and no repetitions.
 Its source (the psych253 course repository) has no licence file: it is not shipped with this package.
 
-Where the folder is looked for: ``folder=`` if given, else ``$FLOWALIGN_HVM_IT``, else
-``<repository>/../shared/data/hvm_it_subset`` unless ``$FLOWALIGN_NO_SHARED`` is set non-empty (then only
-the first two).
+Where the folder is looked for: ``folder=`` if given, else ``$FLOWALIGN_HVM_IT``.
 
 Cite: Majaj, Hong, Solomon & DiCarlo (2015), J Neurosci 35(39):13402-13418.
 """
@@ -25,12 +23,10 @@ import xarray as xr
 from flowalign_nb import make_representation
 
 ENV_VAR = "FLOWALIGN_HVM_IT"
-NO_SHARED_VAR = "FLOWALIGN_NO_SHARED"
 FILE = "it_responses.npy"
 SHA256 = "ae08ace1e66d51b7fb7f352c2f74dee0fdae762a086d74bfce458f57d64b85ca"
 SHAPE = (640, 168)
 N_OBJECTS, IMAGES_PER_OBJECT = 16, 40
-SHARED_FOLDER = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "hvm_it_subset"
 
 
 class HvMSubsetError(FileNotFoundError):
@@ -50,12 +46,10 @@ def hvm_it_folder(folder=None) -> Path:
         candidates.append((Path(folder).expanduser(), "folder="))
     elif os.environ.get(ENV_VAR):
         candidates.append((Path(os.environ[ENV_VAR]).expanduser(), f"${ENV_VAR}"))
-    elif not os.environ.get(NO_SHARED_VAR):
-        candidates.append((SHARED_FOLDER, "the ../shared default"))
     for path, _ in candidates:
         if (path / FILE).is_file():
             return path
-    looked = "; ".join(f"{path} ({how})" for path, how in candidates) or f"nowhere (${NO_SHARED_VAR} is set and no folder= or ${ENV_VAR})"
+    looked = "; ".join(f"{path} ({how})" for path, how in candidates) or f"nowhere (no folder= and no ${ENV_VAR})"
     raise HvMSubsetError(f"no HvM IT subset ({FILE}, 640 images x 168 sites) found; looked in {looked}. "
                          f"Pass folder= or set {ENV_VAR} to the folder holding {FILE}")
 

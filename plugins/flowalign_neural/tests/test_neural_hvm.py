@@ -21,17 +21,15 @@ def hvm_folder():
         pytest.skip(f"the HvM IT subset is absent (it stays out of the repository): {exc}")
 
 
-def test_path_order_folder_then_env_var_then_shared_unless_no_shared(hvm_folder, tmp_path, monkeypatch):
+def test_path_order_folder_then_env_var_and_nothing_else(hvm_folder, tmp_path, monkeypatch):
     empty = tmp_path / "empty"
     empty.mkdir()
     monkeypatch.setenv("FLOWALIGN_HVM_IT", str(empty))
     assert hvm_it_folder(hvm_folder) == hvm_folder  # folder= wins over the env var
     with pytest.raises(HvMSubsetError, match=r"looked in .*empty \(\$FLOWALIGN_HVM_IT\)"):
-        hvm_it_folder()  # the env var wins over ../shared
-    monkeypatch.delenv("FLOWALIGN_HVM_IT")
-    assert hvm_it_folder() == hvm.SHARED_FOLDER
-    monkeypatch.setenv("FLOWALIGN_NO_SHARED", "1")
-    with pytest.raises(HvMSubsetError, match=r"looked in nowhere \(\$FLOWALIGN_NO_SHARED is set.*set FLOWALIGN_HVM_IT"):
+        hvm_it_folder()
+    monkeypatch.delenv("FLOWALIGN_HVM_IT")  # the library has no default folder: the data never ships
+    with pytest.raises(HvMSubsetError, match=r"looked in nowhere \(no folder= and no \$FLOWALIGN_HVM_IT\).*set FLOWALIGN_HVM_IT"):
         hvm_it_folder()
     monkeypatch.setenv("FLOWALIGN_HVM_IT", str(hvm_folder))
     assert hvm_it_folder() == hvm_folder

@@ -1,4 +1,4 @@
-"""ImageNet-1k (ILSVRC-2012) images as stimuli: the class list, a user's ImageNet folder, the shared sample.
+"""ImageNet-1k (ILSVRC-2012) images as stimuli: the class list, a user's ImageNet folder, a one-image-per-class sample.
 
 The class list (``data/imagenet_classes.csv``: ``class_index``, ``wnid``, ``name``) is the standard
 ILSVRC-2012 order (sorted WordNet ids), the order of EfficientNet-Lite's 1000 logits. It holds
@@ -9,10 +9,10 @@ Two folder layouts are read, both giving every image its class by WordNet id:
 ``root/<wnid>/<file>``
     the usual training / sorted-validation layout;
 ``root/<wnid>_<anything>.<ext>``
-    flat, one file per image named after its class (the shared 1000-image sample).
+    flat, one file per image named after its class (the layout of the 1000-image sample).
 
-Images are never shipped: the tests and benchmarks read the shared sample, found by
-:func:`imagenet_sample_folder`, and skip with a reason when it is absent.
+Images are never shipped: the sample is read from the folder the user gives
+(:func:`imagenet_sample_folder`); what needs it skips with a reason when it is absent.
 """
 
 from __future__ import annotations
@@ -28,8 +28,6 @@ from .imagefolder import IMAGE_EXTENSIONS
 
 CLASSES_FILE = Path(__file__).with_name("data") / "imagenet_classes.csv"
 SAMPLE_ENV = "FLOWALIGN_IMAGENET_SAMPLE"
-NO_SHARED_ENV = "FLOWALIGN_NO_SHARED"
-DEFAULT_SAMPLE = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "imagenet_sample1000"
 LAYOUTS = "root/<wnid>/<image> (e.g. root/n01440764/ILSVRC2012_val_00000293.JPEG) or root/<wnid>_<name>.<ext> (e.g. root/n01440764_tench.JPEG)"
 WNID = re.compile(r"^n\d{8}")
 
@@ -45,11 +43,9 @@ def imagenet_classes() -> pd.DataFrame:
 
 
 def imagenet_sample_folder(folder=None) -> Path | None:
-    """The images of the shared 1000-image sample (``<sample>/images``, flat layout), or None when absent.
+    """The images of the 1000-image sample (``<sample>/images``, flat layout), or None when absent.
 
-    Resolution: ``folder`` if given; else ``$FLOWALIGN_IMAGENET_SAMPLE``; else
-    ``<repository>/../shared/data/imagenet_sample1000``, unless ``$FLOWALIGN_NO_SHARED`` is set
-    non-empty (then None). ``folder`` and the variable name the sample's root (the folder holding
+    Resolution: ``folder`` if given; else ``$FLOWALIGN_IMAGENET_SAMPLE``; else None. ``folder`` and the variable name the sample's root (the folder holding
     ``images/`` and ``classes.csv``). A folder given explicitly that does not exist is an error,
     not a silent None.
 
@@ -62,10 +58,8 @@ def imagenet_sample_folder(folder=None) -> Path | None:
         chosen, how = Path(folder).expanduser(), "folder="
     elif os.environ.get(SAMPLE_ENV):
         chosen, how = Path(os.environ[SAMPLE_ENV]).expanduser(), f"${SAMPLE_ENV}"
-    elif os.environ.get(NO_SHARED_ENV):
-        return None
     else:
-        return DEFAULT_SAMPLE / "images" if (DEFAULT_SAMPLE / "images").is_dir() else None
+        return None
     if not (chosen / "images").is_dir():
         raise FileNotFoundError(f"ImageNet sample folder {str(chosen)!r} (from {how}) has no images/ subfolder; "
                                 "give the folder that holds images/ and classes.csv")

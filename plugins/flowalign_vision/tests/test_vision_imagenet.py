@@ -23,7 +23,7 @@ TWENTY = list(range(0, 1000, 50))
 def sample():
     folder = imagenet_sample_folder()
     if folder is None:
-        pytest.skip("the ImageNet sample is absent (set FLOWALIGN_IMAGENET_SAMPLE, or provide ../shared/data/imagenet_sample1000)")
+        pytest.skip("the ImageNet sample is absent (set FLOWALIGN_IMAGENET_SAMPLE to a folder holding images/ and classes.csv)")
     return folder
 
 
@@ -89,9 +89,8 @@ def test_unknown_wordnet_id_and_missing_folder(tmp_path):
 
 def test_sample_resolution_order(monkeypatch, tmp_path, sample):
     monkeypatch.delenv("FLOWALIGN_IMAGENET_SAMPLE", raising=False)
-    monkeypatch.setenv("FLOWALIGN_NO_SHARED", "1")
-    assert imagenet_sample_folder() is None
-    assert imagenet_sample_folder(sample.parent) == sample            # folder= wins over FLOWALIGN_NO_SHARED
+    assert imagenet_sample_folder() is None                           # no default folder: the images never ship
+    assert imagenet_sample_folder(sample.parent) == sample
     monkeypatch.setenv("FLOWALIGN_IMAGENET_SAMPLE", str(tmp_path))
     with pytest.raises(FileNotFoundError, match=r"from \$FLOWALIGN_IMAGENET_SAMPLE\) has no images/ subfolder"):
         imagenet_sample_folder()
