@@ -37,10 +37,11 @@ import pandas as pd
 import xarray as xr
 
 from flowalign_nb.analysis.downstream import fit_tuned_classifier
+from flowalign_nb.analysis.inputs import NotApplicableError
 from flowalign_nb.data.chunked import compute_representation, represent_chunked
 from flowalign_nb.data.model import labelled_mask, mask_labels
-from flowalign_nb.tasks.task import Task, TaskData
 from flowalign_nb.data.represent import represent
+from flowalign_nb.tasks.task import Task, TaskData
 
 from .efficientnet import EfficientNetLite
 from .extraction import check_positive_int
@@ -240,8 +241,8 @@ class ImagenetImageToText(ImagenetTextToImage):
         return self._named(moved, self._seen(data))
 
     def end_to_end(self, source: xr.DataArray, data: TaskData) -> dict:
-        raise NotImplementedError("imagenet_image_to_text has no end-to-end baseline: with one image per class it would "
-                                  "score the images it was trained on")
+        raise NotApplicableError("imagenet_image_to_text has no end-to-end baseline: with one image per class it would "
+                                 "score the images it was trained on; leave end_to_end out of its methods")
 
     def ceiling(self, data: TaskData) -> dict:
         return {k: v for k, v in self._named(data.extra["target_test"], []).items() if k in ("top1", "top5")}
