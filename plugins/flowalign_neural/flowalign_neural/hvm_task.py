@@ -19,15 +19,15 @@ from functools import cached_property
 import numpy as np
 import xarray as xr
 
-from flowalign_nb import Task, TaskData
+from flowalign_nb import TaskData
 from flowalign_nb.analysis.downstream import fit_tuned_classifier
-from flowalign_nb.data.model import labelled_mask
 
 from .hvm import IMAGES_PER_OBJECT, N_OBJECTS, load_hvm_it
+from .decoder_task import DecoderTask
 from .it_to_cnn import accuracy
 
 
-class HvMAcrossSitesTask(Task):
+class HvMAcrossSitesTask(DecoderTask):
     """IT site population A -> population B on disjoint images (see the module docstring).
 
     Parameters
@@ -76,11 +76,3 @@ class HvMAcrossSitesTask(Task):
     def score(self, moved, data):
         return {"accuracy": accuracy(data.extra["decoder"].predict(moved.values), moved["label"].values)}
 
-    def end_to_end(self, source, data):
-        known = labelled_mask(source)
-        decoder = fit_tuned_classifier(source.values[known], source["label"].values[known])
-        return {"accuracy": accuracy(decoder.predict(data.source_test.values), data.source_test["label"].values)}
-
-    def ceiling(self, data):
-        test = data.extra["target_test"]
-        return {"accuracy": accuracy(data.extra["decoder"].predict(test.values), test["label"].values)}

@@ -26,17 +26,16 @@ import numpy as np
 import xarray as xr
 from sklearn.model_selection import StratifiedKFold
 
-from flowalign_nb import Task, TaskData, make, represent
-from flowalign_nb.analysis.downstream import fit_tuned_classifier
-from flowalign_nb.data.model import labelled_mask
+from flowalign_nb import TaskData, make, represent
 from flowalign_nb.tasks.modality_pair import split_with_target_decoder
 
+from .decoder_task import DecoderTask
 from .it_to_cnn import accuracy
 from .kriegeskorte import Kriegeskorte92Modality
 from .similarity import correlation_rdm, rsa_spearman
 
 
-class Kriegeskorte92ITToEffNetTask(Task):
+class Kriegeskorte92ITToEffNetTask(DecoderTask):
     """Monkey IT -> EfficientNet-Lite0 block features on the 92 images (see the module docstring).
 
     Parameters
@@ -93,11 +92,3 @@ class Kriegeskorte92ITToEffNetTask(Task):
             "rsa_before": rsa_spearman(data.extra["source_rdm_test"], target_rdm),
         }
 
-    def end_to_end(self, source, data):
-        known = labelled_mask(source)
-        decoder = fit_tuned_classifier(source.values[known], source["label"].values[known])
-        return {"accuracy": accuracy(decoder.predict(data.source_test.values), data.source_test["label"].values)}
-
-    def ceiling(self, data):
-        test = data.extra["target_test"]
-        return {"accuracy": accuracy(data.extra["decoder"].predict(test.values), test["label"].values)}
