@@ -152,6 +152,13 @@ class FlowAligner(BaseAligner):
         Width of the CFM path, ``x_t = (1 - t) x0 + t x1 + sigma eps``.
     hidden, depth, time_dim : int
         Velocity field width, hidden layers and time-embedding size.
+    fourier : {"auto"} or int
+        Fourier features of the flow state, frequencies per coordinate
+        (:class:`~flowalign_nb.flow.net.FourierFeatures`; 0: none). ``"auto"``: 8 when the flow state
+        has at most 8 coordinates, else none. The rule: in low dimensions a density's detail can be
+        far finer than its spread, which an MLP on raw coordinates blurs (on TorchCFM's 2-D tasks W2
+        halved with them, ``benchmarks/cfm_2d.py``); for wide latents the features would multiply
+        the input width by ``2 * 8 + 1`` and were not measured to help, so they stay off there.
     lr, weight_decay, ema_decay, grad_clip : float
         AdamW learning rate (cosine-decayed to 1 %), weight decay, EMA decay, gradient-norm clip.
     ode_method : str
@@ -182,13 +189,15 @@ class FlowAligner(BaseAligner):
     coupling_, bridge_ : the fitted coupling and bridge.
     classes_ : list
         Classes labelled in both spaces: the classes the fit used.
+    fourier_ : int
+        Fourier frequencies per coordinate the velocity field uses (``fourier`` resolved).
     history_ : numpy.ndarray, shape (steps,)
         Training loss per step.
     """
 
     def __init__(self, coupling="exemplar", bridge=None, steps=2000, batch_size=256, seed=0, device=None, *,
                  coupling_options=None, bridge_options=None, dim_handling="pad", condition="auto", init=None, sigma=0.1,
-                 hidden=256, depth=3, time_dim=64, lr=1e-3, weight_decay=1e-5, ema_decay=0.995, grad_clip=1.0,
+                 hidden=256, depth=3, time_dim=64, fourier="auto", lr=1e-3, weight_decay=1e-5, ema_decay=0.995, grad_clip=1.0,
                  ode_method="midpoint", ode_steps=20, checkpoint_dir=None, checkpoint_every=500, progress=True,
                  prefetch="auto", classes="all"):
         self.coupling = coupling
@@ -206,6 +215,7 @@ class FlowAligner(BaseAligner):
         self.hidden = hidden
         self.depth = depth
         self.time_dim = time_dim
+        self.fourier = fourier
         self.lr = lr
         self.weight_decay = weight_decay
         self.ema_decay = ema_decay
@@ -234,6 +244,9 @@ class FlowAligner(BaseAligner):
             raise ValueError(f"init={self.init!r} needs dim_handling='pad' (the flow transports the mapped source point)")
         if not (self.prefetch == "auto" or isinstance(self.prefetch, (bool, int, np.integer)) and self.prefetch >= 0):
             raise ValueError(f"prefetch={self.prefetch!r} is not allowed; use 'auto', True/False or a number of draws in flight >= 0")
+        if not (self.fourier == "auto" or isinstance(self.fourier, (int, np.integer)) and not isinstance(self.fourier, bool)
+                and self.fourier >= 0):
+            raise ValueError(f"fourier={self.fourier!r} is not allowed; use 'auto' or a number of frequencies per coordinate >= 0")
         if not self.sigma >= 0:
             raise ValueError(f"sigma={self.sigma!r} is not allowed; it must be >= 0")
         for kind, value in (("coupling", self.coupling), ("bridge", self.bridge)):
@@ -285,9 +298,10 @@ class FlowAligner(BaseAligner):
         start = src.x if self.init is None else src.x @ self.init_weight_ + self.init_bias_
         self.net_dim_ = max(start.shape[1], tgt.dim) if pad else tgt.dim
         cond_dim = src.dim if self.conditioned_ else 0
+        self.fourier_ = resolve_fourier(self.fourier, self.net_dim_)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
-            net = VelocityField(self.net_dim_, cond_dim, self.hidden, self.depth, self.time_dim)
+            net = VelocityField(self.net_dim_, cond_dim, self.hidden, self.depth, self.time_dim, self.fourier_)
         cond, xt = src.x.to(device), tgt.x.to(device)
         xs = _pad(start.to(device), self.net_dim_) if pad else None
         xt = _pad(xt, self.net_dim_) if pad else xt
@@ -402,7 +416,7 @@ class FlowAligner(BaseAligner):
             write_tensors(tmp / "weights.safetensors", tensors, header)
             write_json(tmp / "aligner.json", {
                 **header, "params": params, "classes": _jsonable({"c": list(self.classes_)})["c"],
-                "net_dim": self.net_dim_, "conditioned": self.conditioned_, "n_features_in": self.n_features_in_, "n_features_out": self.n_features_out_,
+                "net_dim": self.net_dim_, "conditioned": self.conditioned_, "fourier": self.fourier_, "n_features_in": self.n_features_in_, "n_features_out": self.n_features_out_,
                 "target_neuroid_coords": self.target_neuroid_coords_, "target_attrs": self.target_attrs_,
                 "source_attrs": self.source_attrs_,
             })
@@ -427,7 +441,8 @@ class FlowAligner(BaseAligner):
             self.conditioned_ = info.get("conditioned", True)  # aligners saved before the option were conditioned
             cond_dim = self.n_features_in_ if self.conditioned_ else 0
             self.device_ = resolve_device(device if device is not None else self.device)
-            net = VelocityField(self.net_dim_, cond_dim, self.hidden, self.depth, self.time_dim)
+            self.fourier_ = info.get("fourier", 0)  # aligners saved before the option had none
+            net = VelocityField(self.net_dim_, cond_dim, self.hidden, self.depth, self.time_dim, self.fourier_)
             net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
         except (KeyError, TypeError, RuntimeError) as exc:
             raise SavedFileError(f"{path}: saved aligner is incomplete or inconsistent ({exc})") from None
@@ -437,6 +452,16 @@ class FlowAligner(BaseAligner):
 
     def _init_names(self) -> tuple[str, ...]:
         return () if self.init is None else ("init_weight_", "init_bias_")
+
+
+FOURIER_AUTO_MAX_DIM, FOURIER_AUTO_FREQUENCIES = 8, 8
+
+
+def resolve_fourier(fourier, state_dim: int) -> int:
+    """Frequencies per coordinate of the flow state's Fourier features (``fourier="auto"``: see FlowAligner)."""
+    if fourier == "auto":
+        return FOURIER_AUTO_FREQUENCIES if state_dim <= FOURIER_AUTO_MAX_DIM else 0
+    return int(fourier)
 
 
 def _digest(tensor: torch.Tensor, extra: str = "") -> str:
