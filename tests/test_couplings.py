@@ -138,6 +138,21 @@ def test_exact_ot_plan_has_uniform_marginals(same_space):
     assert float((plan * cost).sum()) < float(cost.mean())
 
 
+@pytest.mark.parametrize("tol", [None, 1e-3])
+def test_sinkhorn_minibatch_plan_stops_at_its_tol_as_pot_does(same_space, tol):
+    """``tol`` is ``ot.sinkhorn``'s ``stopThr`` also for plans among one minibatch (default: POT's own)."""
+    src, tgt, bridge = same_space
+    options = {} if tol is None else {"tol": tol}
+    coupling = fa.make("coupling", "sinkhorn", reg=0.05, **options).fit(src, tgt, bridge=bridge)
+    i_src, i_tgt = subsets(src, tgt)
+    cost = bridge.cost(i_src, i_tgt)
+    pot_options = {} if tol is None else {"stopThr": tol}  # POT at its defaults when the coupling is at its own
+    expected = ot.sinkhorn(uniform(len(i_src)), uniform(len(i_tgt)), cost, 0.05, **pot_options)
+    torch.testing.assert_close(coupling.solve(i_src, i_tgt).double(), expected, rtol=0, atol=1e-15)
+    if tol is not None:  # a loose threshold really stops earlier: the plan differs from POT's default one
+        assert float((expected - ot.sinkhorn(uniform(len(i_src)), uniform(len(i_tgt)), cost, 0.05)).abs().sum()) > 1e-6
+
+
 @pytest.fixture(scope="module")
 def gw_data():
     """Target = source rotated into a higher-dim space (pairwise distances preserved)."""
