@@ -31,6 +31,13 @@ from perf import couplings, loop, memory, report, throughput  # noqa: E402
 SECTIONS = ("couplings", "loop", "prefetch", "memory", "transport", "flops")
 
 
+KEPT_SECTIONS = (
+    ("TorchCFM 2-D benchmark (benchmarks/cfm_2d.py)", "cfm_2d.md"),
+    ("Flow-engine ablations on the 2-D tasks (benchmarks/cfm_2d_ablation.py)", "cfm_2d_ablation.md"),
+    ("MNIST 10 % cells after the engine changes of issue 17", "mnist_engine_cells.md"),
+)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer batch sizes, repeats and memory sizes (a few minutes)")
@@ -85,9 +92,9 @@ def main(argv=None):
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=2, default=str))
-    cfm_2d = HERE / "cfm_2d.md"  # the TorchCFM 2-D benchmark (benchmarks/cfm_2d.py, `make bench-2d`) keeps its section
-    section = f"\n## TorchCFM 2-D benchmark (benchmarks/cfm_2d.py)\n\n{cfm_2d.read_text()}" if cfm_2d.exists() else ""
-    (out / "results.md").write_text(report.markdown(results) + section)
+    # the sections other benchmarks write (their own commands) are kept: results.md is regenerated, they are not
+    sections = "".join(f"\n## {title}\n\n{(HERE / name).read_text()}" for title, name in KEPT_SECTIONS if (HERE / name).exists())
+    (out / "results.md").write_text(report.markdown(results) + sections)
     print(report.markdown(results))
     print(f"written {out / 'results.json'} and {out / 'results.md'} in {results['seconds']:.0f} s")
 

@@ -50,7 +50,6 @@ def main():
     from flowalign_nb.data.model import Latents
     from flowalign_nb.transport.couplings import ExemplarCoupling
     from flowalign_nb.flow import FlowTrainer
-    from flowalign_nb.flow.batches import gather
     from perf.common import DIM, N_CLASSES, make_net
 
     device = torch.device(args.device)
@@ -68,7 +67,7 @@ def main():
 
     def draw(generator):
         i, j = coupling.sample(args.batch, generator)
-        return gather(src.x, i, device), gather(tgt.x, j, device), None
+        return src.x[i].to(device), tgt.x[j].to(device), None  # rows of the memory-mapped data, as FlowAligner draws them
 
     FlowTrainer(make_net(), args.steps, device=device, progress=False).run(draw)
     done.set()
