@@ -45,7 +45,7 @@ bench: setup
 
 # TorchCFM's own 2-D benchmark side by side with our label-free couplings (issue 17; benchmarks/cfm_2d.py).
 # Defaults: TorchCFM's full protocol (4 tasks x 5 seeds x 1000 epochs: days on 2 CPU cores);
-# BENCH_2D_ARGS="--epochs 50 --seeds 42 43" is the reduced protocol of benchmarks/results.md.
+# BENCH_2D_ARGS="--epochs 50" is the reduced protocol of benchmarks/results.md (seeds 42-46).
 bench-2d: setup
 	$(BIN)/pip install --quiet --no-deps torchcfm
 	$(BIN)/python benchmarks/cfm_2d.py --out benchmarks/cfm_2d.json --markdown benchmarks/cfm_2d.md $(BENCH_2D_ARGS)
