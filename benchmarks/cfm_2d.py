@@ -24,7 +24,8 @@ FlowAligner with only ``coupling="ot", bridge="euclidean"`` and the same number 
 The defaults are the full protocol; ``--epochs`` / ``--seeds`` / ``--tasks`` / ``--methods`` give a
 reduced one. ``--out`` writes JSON, ``--markdown`` a table.
 
-    python benchmarks/cfm_2d.py --epochs 40 --seeds 42 43 --out benchmarks/cfm_2d.json --markdown benchmarks/cfm_2d.md
+    python benchmarks/cfm_2d.py --epochs 50 --out benchmarks/cfm_2d.json --markdown benchmarks/cfm_2d.md   # the reduced protocol of results.md
+    python benchmarks/cfm_2d.py --floor   # the W2 noise floor of two fresh test samples
 """
 
 from __future__ import annotations
