@@ -28,8 +28,8 @@ import xarray as xr
 from scipy.stats import spearmanr
 
 from ..analysis.downstream import fit_tuned_classifier
-from ..data.model import labelled_mask
-from .task import Task, TaskData
+from .decoder_task import DecoderTask, accuracy
+from .task import TaskData
 from ..plugins import get_registry
 from ..data.represent import represent, validate_stimuli
 
@@ -45,12 +45,7 @@ def rdm_spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(spearmanr(a[upper], b[upper]).statistic)
 
 
-def accuracy(predicted, labels) -> float:
-    """Share of ``predicted`` equal to ``labels``."""
-    return float(np.mean(np.asarray(predicted) == np.asarray(labels)))
-
-
-class ModalityPair(Task):
+class ModalityPair(DecoderTask):
     """Source modality -> target modality on the same stimuli (see the module docstring).
 
     Parameters
@@ -67,8 +62,6 @@ class ModalityPair(Task):
     cache_features : bool
         Read and write the feature cache (see :func:`flowalign_nb.data.represent`).
     """
-
-    metric = "accuracy"
 
     def __init__(self, source: str, target: str, stimuli: pd.DataFrame, source_options: dict | None = None,
                  target_options: dict | None = None, test_fraction: float = 0.25, cache_features: bool = True):
@@ -143,14 +136,6 @@ class ModalityPair(Task):
         scores["rsa"] = rdm_spearman(correlation_rdm(test.values), target_rdm)
         return scores
 
-    def end_to_end(self, source: xr.DataArray, data: TaskData) -> dict:
-        known = labelled_mask(source)
-        decoder = fit_tuned_classifier(source.values[known], source["label"].values[known])
-        return {"accuracy": accuracy(decoder.predict(data.source_test.values), data.source_test["label"].values)}
-
-    def ceiling(self, data: TaskData) -> dict:
-        test = data.extra["target_test"]
-        return {"accuracy": self._decoded(test.values, test["label"].values, data)}
 
 
 def split_with_target_decoder(source: xr.DataArray, target: xr.DataArray, train: np.ndarray, test: np.ndarray) -> TaskData:

@@ -23,8 +23,8 @@ from flowalign_nb import TaskData
 from flowalign_nb.analysis.downstream import fit_tuned_classifier
 
 from .hvm import IMAGES_PER_OBJECT, N_OBJECTS, load_hvm_it
-from .decoder_task import DecoderTask
-from .it_to_cnn import accuracy
+from flowalign_nb.tasks.decoder_task import DecoderTask
+from flowalign_nb.tasks.decoder_task import accuracy
 
 
 class HvMAcrossSitesTask(DecoderTask):

@@ -20,8 +20,7 @@ import numpy as np
 import xarray as xr
 
 from flowalign_nb import Task, TaskData, make, represent
-from flowalign_nb.analysis.downstream import fit_tuned_classifier
-from flowalign_nb.data.model import labelled_mask
+from flowalign_nb.tasks.decoder_task import accuracy, source_only_accuracy
 
 from .simulated import SimulatedIT
 
@@ -54,11 +53,6 @@ def split_per_class(labels: np.ndarray, per_class: dict, seed: int) -> dict:
             parts[p].append(members[start:start + per_class[p]])
             start += per_class[p]
     return {p: np.sort(np.concatenate(v)) for p, v in parts.items()}
-
-
-def accuracy(predicted, labels) -> float:
-    """Share of ``predicted`` equal to ``labels``."""
-    return float(np.mean(np.asarray(predicted) == np.asarray(labels)))
 
 
 class ITToCNNTask(Task):
@@ -110,9 +104,7 @@ class ITToCNNTask(Task):
         return {"accuracy": self._head_accuracy(moved)}
 
     def end_to_end(self, source, data):
-        known = labelled_mask(source)
-        decoder = fit_tuned_classifier(source.values[known], source["label"].values[known])
-        return {"accuracy": accuracy(decoder.predict(data.source_test.values), data.source_test["label"].values)}
+        return source_only_accuracy(source, data)
 
     def ceiling(self, data):
         return {"accuracy": self._head_accuracy(data.extra["target_test"])}

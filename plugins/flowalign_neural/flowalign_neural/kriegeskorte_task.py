@@ -29,8 +29,8 @@ from sklearn.model_selection import StratifiedKFold
 from flowalign_nb import TaskData, make, represent
 from flowalign_nb.tasks.modality_pair import split_with_target_decoder
 
-from .decoder_task import DecoderTask
-from .it_to_cnn import accuracy
+from flowalign_nb.tasks.decoder_task import DecoderTask
+from flowalign_nb.tasks.decoder_task import accuracy
 from .kriegeskorte import Kriegeskorte92Modality
 from .similarity import correlation_rdm, rsa_spearman
 
