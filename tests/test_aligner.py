@@ -133,7 +133,7 @@ def test_bad_parameters_and_inputs_fail_clearly(pair):
     with pytest.raises(ValueError, match=r"steps=0"):
         fa.FlowAligner(steps=0).fit(src, tgt)
     with pytest.raises(ValueError, match=r"needs a bridge.*prototype"):
-        fa.FlowAligner(coupling="ot", steps=5, progress=False).fit(src, tgt)
+        fa.FlowAligner(coupling="ot", bridge=None, steps=5, progress=False).fit(src, tgt)
     with pytest.raises(NotFittedError, match="not fitted"):
         fa.FlowAligner().transform(p.source_test)
     fitted = fa.FlowAligner(steps=5, progress=False).fit(src, tgt)
@@ -207,7 +207,7 @@ def test_interrupted_fit_resumes_to_the_same_aligner(pair, tmp_path):
 
     p, src, tgt = pair
     options = dict(steps=90, checkpoint_every=30, progress=False)
-    reference = fa.FlowAligner(checkpoint_dir=tmp_path / "ref", **options).fit(src, tgt).transform(p.source_test).values
+    reference = fa.FlowAligner(coupling="exemplar", checkpoint_dir=tmp_path / "ref", **options).fit(src, tgt).transform(p.source_test).values
 
     class Interrupting(ExemplarCoupling):
         calls = 0
@@ -382,6 +382,32 @@ def test_condition_auto_follows_label_use():
     label_free = fa.FlowAligner(coupling="ot", bridge="euclidean", steps=2, progress=False, device="cpu").fit(source, target)
     assert labelled.conditioned_ and labelled.net_.cond_dim == 2
     assert not label_free.conditioned_ and label_free.net_.cond_dim == 0
+
+
+def test_condition_auto_drops_the_condition_for_a_source_over_four_times_as_wide():
+    """The width rule of ``condition="auto"``: 8 -> 2 coordinates (ratio 4) conditions, 9 -> 2 does not."""
+    rng = np.random.default_rng(0)
+    labels = np.arange(60) % 3
+    def rep(d):
+        return fa.make_representation(rng.standard_normal((60, d)), label=labels, is_labelled=np.ones(60, bool))
+    target = rep(2)
+    at_ratio = fa.FlowAligner(coupling="exemplar", steps=2, progress=False, device="cpu").fit(rep(8), target)
+    wider = fa.FlowAligner(coupling="exemplar", steps=2, progress=False, device="cpu").fit(rep(9), target)
+    forced = fa.FlowAligner(coupling="exemplar", condition=True, steps=2, progress=False, device="cpu").fit(rep(9), target)
+    assert at_ratio.conditioned_ and at_ratio.net_.cond_dim == 8
+    assert not wider.conditioned_ and wider.net_.cond_dim == 0
+    assert forced.conditioned_ and forced.net_.cond_dim == 9
+
+
+def test_default_coupling_is_exact_ot_on_the_posterior_bridge():
+    """FlowAligner() transports with exact OT on posterior probes; "auto" gives no bridge to a coupling that needs none."""
+    source, target = linear_pair(n=60, d=2)
+    default = fa.FlowAligner(steps=2, progress=False, device="cpu").fit(source, target)
+    assert type(default.coupling_).__name__ == "ExactOTCoupling"
+    assert type(default.bridge_).__name__ == "PosteriorBridge"
+    assert fa.FlowAligner(coupling="exemplar", steps=2, progress=False, device="cpu").fit(source, target).bridge_ is None
+    with pytest.raises(ValueError, match=r"bridge_options=\{'alpha': 1\} are given but coupling 'exemplar' uses no bridge"):
+        fa.FlowAligner(coupling="exemplar", bridge_options={"alpha": 1}, steps=2, progress=False).fit(source, target)
 
 
 def test_flow_aligner_batch_sets_the_coupling_minibatch(monkeypatch):

@@ -92,12 +92,14 @@ def test_errors_are_shown_not_raised(tmp_path):
 
 def test_a_coupling_that_needs_a_bridge_gets_the_default_or_run_says_why_not(tmp_path):
     panel = small_panel(tmp_path)
-    assert panel.bridge.value == "(none)" and not panel.run_button.disabled and panel.reason.value == ""
+    assert (panel.coupling.value, panel.bridge.value) == ("ot", "posterior")  # FlowAligner's defaults
+    panel.coupling.value, panel.bridge.value = "exemplar", "(none)"
+    assert not panel.run_button.disabled and panel.reason.value == ""
     panel.coupling.value = "ot"
-    assert panel.bridge.value == "prototype" and not panel.run_button.disabled
+    assert panel.bridge.value == "posterior" and not panel.run_button.disabled
     panel.bridge.value = "(none)"
     assert panel.run_button.disabled
-    reason = "The coupling 'ot' compares items of the two spaces through a bridge cost: choose a bridge (prototype is the paper's)."
+    reason = "The coupling 'ot' compares items of the two spaces through a bridge cost: choose a bridge (posterior is FlowAligner's default)."
     assert panel.not_ready() == reason and panel.run_button.tooltip == reason and "choose a bridge" in panel.reason.value
     assert panel.run() is None and str(panel.error) == reason and panel.state == "error"
     panel.coupling.value = "gw"  # needs none: Run is back, the bridge stays as chosen
@@ -152,7 +154,7 @@ def test_coupling_and_bridge_option_fields_follow_the_dropdowns(tmp_path):
     assert isinstance(reg, W.FloatText)
     reg.value = 0.2
     assert panel.coupling_options.values() == {"reg": 0.2}
-    assert panel.bridge.value == "prototype" and panel.bridge_options.entry.name == "prototype"  # the default bridge
+    assert panel.bridge.value == "posterior" and panel.bridge_options.entry.name == "posterior"  # the default bridge
     panel.bridge.value = "(none)"
     assert panel.bridge_options.children == ()
     panel.bridge.value = "prototype"

@@ -170,10 +170,10 @@ def test_align_panel_renders_and_trains_in_a_real_browser(jupyter_lab):
 
             # a coupling that needs a bridge gets the default one; without one Run is disabled and says why
             dropdown("coupling").select_option("ot")
-            page.wait_for_function("select => select.value === 'prototype'", arg=dropdown("bridge").element_handle(), timeout=30_000)
+            page.wait_for_function("select => select.value === 'posterior'", arg=dropdown("bridge").element_handle(), timeout=30_000)
             assert run.is_enabled()
             dropdown("bridge").select_option("(none)")
-            reason = panel.locator(".widget-html", has_text="choose a bridge (prototype is the paper's)")
+            reason = panel.locator(".widget-html", has_text="choose a bridge (posterior is FlowAligner's default)")
             reason.wait_for(timeout=30_000)
             assert run.is_disabled() and "compares items of the two spaces through a bridge cost" in reason.inner_text()
             panel.scroll_into_view_if_needed()

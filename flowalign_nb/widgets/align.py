@@ -12,7 +12,7 @@ import ipywidgets as W
 import numpy as np
 import pandas as pd
 
-from ..align.aligner import FlowAligner
+from ..align.aligner import AUTO_BRIDGE, FlowAligner
 from ..flow.train import CHECKPOINT_NAME
 from ..plugins import get_registry, make, on_registry_change
 from ..runs.fit import analyse, compare_figure
@@ -22,8 +22,8 @@ from .figures import before_after_figure, png
 from .options import OptionFields, RegistryChoice, label_style
 
 NO_BRIDGE = "(none)"
-#: picked when a coupling that needs a bridge is chosen with none: the paper's setting 1 (ot + prototype)
-DEFAULT_BRIDGE = "prototype"
+#: the panel opens on FlowAligner's default coupling; a coupling that needs a bridge, chosen with none, gets AUTO_BRIDGE
+DEFAULT_COUPLING = FlowAligner().coupling
 #: training fields: label, tooltip (the two batch sizes read apart: the flow's pairs per step, the coupling's plan size)
 TRAINING_FIELDS = {
     "fraction": ("label fraction", "Share of the training items whose labels the fit may use (stratified)."),
@@ -137,7 +137,7 @@ class AlignPanel(W.VBox):
         self.task_box = W.VBox([self.task, self.task_fields])
         self.modality_box = W.VBox([self.source, self.source_fields, self.target, self.target_fields, self.test_fraction])
         self.mode.observe(lambda change: self._show_mode(), names="value")
-        self.coupling = W.Dropdown(options=couplings.names(), value="exemplar", description="coupling")
+        self.coupling = W.Dropdown(options=couplings.names(), value=DEFAULT_COUPLING, description="coupling")
         self.bridge = W.Dropdown(options=[NO_BRIDGE, *bridges.names()], value=NO_BRIDGE, description="bridge")
         self.coupling_options = OptionFields(couplings.get(self.coupling.value))
         self.bridge_options = OptionFields(None)
@@ -183,8 +183,8 @@ class AlignPanel(W.VBox):
 
     def _coupling_chosen(self) -> None:
         """A coupling that needs a bridge, chosen with none: pick the default bridge (when registered)."""
-        if self.bridge.value == NO_BRIDGE and self._needs_bridge() and DEFAULT_BRIDGE in self.bridge.options:
-            self.bridge.value = DEFAULT_BRIDGE
+        if self.bridge.value == NO_BRIDGE and self._needs_bridge() and AUTO_BRIDGE in self.bridge.options:
+            self.bridge.value = AUTO_BRIDGE
         self._update_run_button()
 
     def _needs_bridge(self) -> bool:
@@ -195,7 +195,7 @@ class AlignPanel(W.VBox):
         """Why the current settings cannot run, in plain words; "" when they can."""
         if self.coupling.value is not None and self._needs_bridge() and self.bridge.value == NO_BRIDGE:
             return (f"The coupling '{self.coupling.value}' compares items of the two spaces through a bridge cost: "
-                    f"choose a bridge ({DEFAULT_BRIDGE} is the paper's).")
+                    f"choose a bridge ({AUTO_BRIDGE} is FlowAligner's default).")
         return ""
 
     def _update_run_button(self) -> None:
