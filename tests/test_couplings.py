@@ -153,6 +153,27 @@ def test_sinkhorn_minibatch_plan_stops_at_its_tol_as_pot_does(same_space, tol):
         assert float((expected - ot.sinkhorn(uniform(len(i_src)), uniform(len(i_tgt)), cost, 0.05)).abs().sum()) > 1e-6
 
 
+@pytest.mark.parametrize("name", ["sinkhorn", "unbalanced"])
+def test_entropic_minibatch_plans_on_the_cpu_go_to_pots_numpy_backend_and_equal_its_torch_plans(same_space, name, monkeypatch):
+    """On the CPU, POT gets numpy arrays (its faster backend, ``benchmarks/pot_backend.py``) and the
+    plan equals POT's own on the torch tensors, at both defaults."""
+    src, tgt, bridge = same_space
+    coupling = fa.make("coupling", name, device="cpu").fit(src, tgt, bridge=bridge)
+    i_src, i_tgt = subsets(src, tgt)
+    cost = bridge.cost(i_src, i_tgt)
+    a, b = uniform(len(i_src)), uniform(len(i_tgt))
+    expected = ot.sinkhorn(a, b, cost, 0.05) if name == "sinkhorn" else ot.unbalanced.sinkhorn_unbalanced(a, b, cost, 0.05, 1.0)
+    seen = []
+    real = ot.sinkhorn if name == "sinkhorn" else ot.unbalanced.sinkhorn_unbalanced
+    def recording(a, b, m, *args, **options):
+        seen.append(type(m))
+        return real(a, b, m, *args, **options)
+    monkeypatch.setattr(ot, "sinkhorn", recording) if name == "sinkhorn" else monkeypatch.setattr(ot.unbalanced, "sinkhorn_unbalanced", recording)
+    plan = coupling.solve(i_src, i_tgt)
+    assert seen == [np.ndarray] and plan.dtype == torch.float64
+    torch.testing.assert_close(plan, expected, rtol=0, atol=1e-15)
+
+
 @pytest.fixture(scope="module")
 def gw_data():
     """Target = source rotated into a higher-dim space (pairwise distances preserved)."""
