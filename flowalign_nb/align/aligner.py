@@ -28,7 +28,7 @@ from ..safeio import SavedFileError, atomic_folder, read_json, read_tensors, rec
 
 DIM_HANDLING = ("pad", "conditional")
 
-# The bridge ``bridge="auto"`` gives a coupling that compares items of the two spaces (``needs_bridge``):
+# What ``bridge="auto"`` gives a coupling that compares items of the two spaces (``needs_bridge``):
 # per-class posterior probes, the bridge of the measured default (``benchmarks/linear_start.py``).
 AUTO_BRIDGE = "posterior"
 ALIGNER_FORMAT, ALIGNER_VERSION = "flowalign_nb.aligner", 1
