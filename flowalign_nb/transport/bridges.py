@@ -87,6 +87,8 @@ class Bridge(FitBoundary, ABC):
         check_fitted(self)
         c = self._raw_cost(i_src, i_tgt).to(torch.float64)
         c = c / c.mean().clamp_min(1e-12)
+        if not (bool((self.src_.labels[i_src] >= 0).any()) and bool((self.tgt_.labels[i_tgt] >= 0).any())):
+            return c  # no labelled pair, so no clash: the penalty term is 0 (skipping it saves two passes over C)
         return c + self.mask_penalty * self._clash(i_src, i_tgt)
 
     def block_cost(self, i_src: torch.Tensor, i_tgt: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
