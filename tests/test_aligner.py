@@ -410,6 +410,27 @@ def test_default_coupling_is_exact_ot_on_the_posterior_bridge():
         fa.FlowAligner(coupling="exemplar", bridge_options={"alpha": 1}, steps=2, progress=False).fit(source, target)
 
 
+@pytest.mark.parametrize("hidden, expected", [(512, 1e-3), (256, 1e-3), (128, 2e-3), (64, 4e-3), (16, 4e-3)])
+def test_auto_learning_rate_scales_as_one_over_width_below_256(hidden, expected, monkeypatch):
+    """lr="auto" is 1e-3 * clip(256 / hidden, 1, 4), and that is the peak rate AdamW trains with."""
+    from flowalign_nb.flow.train import FlowTrainer
+
+    seen, original = [], FlowTrainer.__init__
+    monkeypatch.setattr(FlowTrainer, "__init__", lambda self, *a, **k: seen.append(k["lr"]) or original(self, *a, **k))
+    source, target = linear_pair(n=40, d=2)
+    aligner = fa.FlowAligner(coupling="exemplar", hidden=hidden, steps=1, progress=False, device="cpu").fit(source, target)
+    assert aligner.lr_ == pytest.approx(expected, rel=1e-12) and seen == [aligner.lr_]
+    fixed = fa.FlowAligner(coupling="exemplar", hidden=hidden, lr=5e-4, steps=1, progress=False, device="cpu").fit(source, target)
+    assert fixed.lr_ == 5e-4 and seen[-1] == 5e-4
+
+
+@pytest.mark.parametrize("bad", [0, -1e-3, "fast", True])
+def test_learning_rate_names_the_bad_value(bad):
+    source, target = linear_pair(n=20, d=2)
+    with pytest.raises(ValueError, match=re.escape(f"lr={bad!r} is not allowed; use 'auto' or a learning rate > 0")):
+        fa.FlowAligner(coupling="exemplar", lr=bad, steps=1, progress=False).fit(source, target)
+
+
 def test_flow_aligner_batch_sets_the_coupling_minibatch(monkeypatch):
     """The coupling's minibatch plans follow FlowAligner's batch_size unless plan_size is given."""
     from flowalign_nb.transport.couplings import ExactOTCoupling
