@@ -477,8 +477,9 @@ def uniform(n: int) -> torch.Tensor:
 def entropic_plan(solver, cost: torch.Tensor, device: torch.device, *args, **options) -> torch.Tensor:
     """``solver(a, b, cost, *args, **options)`` with uniform ``a, b``, on ``device``; the plan as a CPU tensor.
 
-    On the CPU the inputs go to POT as numpy arrays: its numpy backend runs the same iterations as
-    its torch backend (plans equal to 1e-15) with less overhead per iteration: on one thread, a
+    (``SinkhornCoupling`` with ``method="sinkhorn"`` on the CPU uses
+    :func:`~flowalign_nb.transport.sinkhorn.sinkhorn_knopp` instead.) On the CPU the inputs go to
+    POT as numpy arrays: its numpy backend runs the same iterations as its torch backend (plans equal to 1e-15) with less overhead per iteration: on one thread, a
     512 x 512 plan of the 2-D tasks is 1.45-1.74x faster for ``ot.sinkhorn`` and 1.41-2.07x for
     ``ot.unbalanced.sinkhorn_unbalanced`` (``benchmarks/pot_backend.py``, ``benchmarks/pot_backend.md``).
     """
@@ -531,6 +532,10 @@ class ExactOTCoupling(PlanCoupling):
 
 class SinkhornCoupling(PlanCoupling):
     """Entropic OT, ``pi = argmin_{pi in Pi(a, b)} <C, pi> - reg H(pi)``, by ``ot.sinkhorn``.
+
+    On the CPU with ``method="sinkhorn"`` a plan is solved by
+    :func:`~flowalign_nb.transport.sinkhorn.sinkhorn_knopp`: POT's iterates and stopping rule,
+    with fewer checks, so the plan is ``ot.sinkhorn``'s bit for bit (``benchmarks/sinkhorn_loop.py``).
 
     Parameters
     ----------
