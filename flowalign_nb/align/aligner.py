@@ -187,9 +187,10 @@ class FlowAligner(BaseAligner):
         (:func:`resolve_lr`), i.e. 1e-3 for the default width and wider, up to 4e-3 for ``hidden <= 64``.
         The rule: Adam's step should shrink as the layers widen (a hidden unit sums ``hidden`` updated
         weights; muP scales it as ``1 / hidden``). 1e-3 is measured at width 256 (the MNIST sweeps);
-        at width 64 on TorchCFM's 2-D tasks 1e-3 left the flow undertrained, and 3e-3 / 5e-3 lowered
-        W2 on every task (``independent`` on N(0, I) -> 8 Gaussians 0.730 -> 0.603 / 0.592, ``ot``
-        0.656 -> 0.601; ``benchmarks/cfm_2d.py``). Wider layers keep 1e-3 (not measured lower).
+        at width 64 on TorchCFM's 2-D tasks 1e-3 left the flow undertrained: at 4e-3 W2 fell on every
+        task (N(0, I) -> 8 Gaussians: ``independent`` 0.730 -> 0.596, ``ot`` 0.656 -> 0.595;
+        ``benchmarks/cfm_2d.md``), and 3e-3 / 5e-3 gave about the same. Wider layers keep 1e-3 (3e-3
+        at width 256 moved the MNIST cells within their seed spread, both ways).
     weight_decay, ema_decay, grad_clip : float
         AdamW weight decay, EMA decay, gradient-norm clip.
     ode_method : str
