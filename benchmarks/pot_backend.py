@@ -41,13 +41,19 @@ def timed(fn, repeats: int):
     return 1000 * statistics.median(times), out
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def plan_benchmark_args(script: str, description: str, argv=None) -> argparse.Namespace:
+    """``--n`` (points per side) and ``--repeats`` of a one-plan CPU benchmark; one torch thread; prints the command."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--n", type=int, default=512)
     parser.add_argument("--repeats", type=int, default=15)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    print(f"Command: `python benchmarks/pot_backend.py --n {args.n} --repeats {args.repeats}`\n")
+    print(f"Command: `python benchmarks/{script} --n {args.n} --repeats {args.repeats}`\n")
+    return args
+
+
+def main(argv=None) -> int:
+    args = plan_benchmark_args("pot_backend.py", __doc__.split("\n")[0], argv)
     print("| task | solver | torch ms | numpy ms | torch / numpy | L1 between plans |\n|---|---|---|---|---|---|")
     for task in TASKS:
         xs, xt = task_data(task, 42)["train"]

@@ -10,7 +10,6 @@ FlowAligner's prefetch does on two cores), and the largest difference between th
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import time
@@ -24,6 +23,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from cfm_2d import TASKS, task_data  # noqa: E402
+from pot_backend import plan_benchmark_args  # noqa: E402
 from flowalign_nb.transport.sinkhorn import sinkhorn_knopp  # noqa: E402
 
 SOLVERS = {
@@ -61,12 +61,7 @@ def two_thread_rate(solver, a, cs) -> float:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--n", type=int, default=512)
-    parser.add_argument("--repeats", type=int, default=15)
-    args = parser.parse_args(argv)
-    torch.set_num_threads(1)
-    print(f"Command: `python benchmarks/sinkhorn_loop.py --n {args.n} --repeats {args.repeats}`\n")
+    args = plan_benchmark_args("sinkhorn_loop.py", __doc__.split("\n")[0], argv)
     print("| task | ot.sinkhorn ms | sinkhorn_knopp ms | ratio | ot.sinkhorn plans/s, 2 threads | sinkhorn_knopp plans/s, 2 threads "
           "| ratio | max abs difference |\n|---|---|---|---|---|---|---|---|")
     for task in TASKS:
