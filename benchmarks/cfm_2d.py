@@ -16,7 +16,9 @@ against the number of Euler steps.
 Methods (same width, steps and batch): TorchCFM's ``ExactOptimalTransportConditionalFlowMatcher``
 (``tcfm-ot``), ``ConditionalFlowMatcher`` (``tcfm-i``, I-CFM) and
 ``SchrodingerBridgeConditionalFlowMatcher`` with ``ot_method="sinkhorn"`` (``tcfm-sb``), each
-trained by the plain loop of TorchCFM's examples (its SELU ``MLP``), against
+trained by the plain loop of TorchCFM's examples (its SELU ``MLP``) at its runner's constant lr 1e-3,
+and ``tcfm-ot-lr-auto``: the exact-OT loop at the constant peak lr FlowAligner's ``lr="auto"`` picks
+for the width (4e-3 at 64), so that lr is not what separates the two; against
 ``FlowAligner(coupling=..., bridge="euclidean")`` with ``ot``, ``sinkhorn`` and ``independent``
 (``fa-ot``, ``fa-sinkhorn``, ``fa-independent``; ``hidden=64``, ``depth=3``, every other option at
 FlowAligner's default: ``lr="auto"`` is 4e-3 at width 64, cosine-decayed to 1 %, where TorchCFM's
@@ -48,7 +50,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 TASKS = ("8gaussians-moons", "moons-8gaussians", "gaussian-8gaussians", "gaussian-moons")
-TORCHCFM_METHODS = ("tcfm-ot", "tcfm-i", "tcfm-sb")
+TORCHCFM_METHODS = ("tcfm-ot", "tcfm-i", "tcfm-sb", "tcfm-ot-lr-auto")
 OUR_METHODS = ("fa-ot", "fa-sinkhorn", "fa-independent", "fa-default")
 METHODS = TORCHCFM_METHODS + OUR_METHODS
 ODE_STEPS = (1, 2, 5, 10, 20, 100)
@@ -126,15 +128,19 @@ def fit_torchcfm(method: str, xs: torch.Tensor, xt: torch.Tensor, steps: int, ba
     )
     from torchcfm.models.models import MLP
 
+    from flowalign_nb.align.aligner import resolve_lr
+
     torch.manual_seed(seed)
     np.random.seed(seed)
     matcher = {
         "tcfm-ot": lambda: ExactOptimalTransportConditionalFlowMatcher(sigma=0.1),
+        "tcfm-ot-lr-auto": lambda: ExactOptimalTransportConditionalFlowMatcher(sigma=0.1),
         "tcfm-i": lambda: ConditionalFlowMatcher(sigma=0.1),
         "tcfm-sb": lambda: SchrodingerBridgeConditionalFlowMatcher(sigma=0.1, ot_method="sinkhorn"),
     }[method]()
     model = MLP(dim=2, w=width, time_varying=True)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-5)
+    lr = resolve_lr("auto", width) if method == "tcfm-ot-lr-auto" else 1e-3
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-5)
     start = time.perf_counter()
     for _ in range(steps):
         x0 = xs[torch.randint(len(xs), (batch,))]
@@ -216,7 +222,7 @@ def run_one(task: str, method: str, seed: int, epochs: int, batch: int, width: i
     w2_ode = {str(k): w2(moved[k], x1) for k in ODE_STEPS}
     w2_pairs = w2(x0, x1) ** 2
     return {
-        "task": task, "method": method, "seed": seed, "epochs": epochs, "steps": steps, "batch": batch,
+        "task": task, "method": method, "seed": seed, "epochs": epochs, "steps": steps, "batch": batch, "width": width,
         "w2": w2_ode["100"], "w2_by_ode_steps": w2_ode, "npe": abs(energy - w2_pairs) / w2_pairs,
         "fit_s": fit_s, "steps_per_s": steps / fit_s,
     }
@@ -250,7 +256,7 @@ def markdown(summary: list[dict], command: str, rows: list[dict], combined_by: s
         f"Protocol: epochs {epochs} ({steps} steps at batch {batch}; TorchCFM's runner: 1000 epochs), seeds {seeds}, "
         "10k training / 1k test points per side, width 64 for every method but `fa-default` (FlowAligner's own "
         "defaults with `coupling=\"ot\", bridge=\"euclidean\"`: hidden 256, batch 256); TorchCFM's loop at its runner's "
-        "constant lr 1e-3, ours at FlowAligner's `lr=\"auto\"` (4e-3 at width 64, 1e-3 at 256, cosine-decayed to 1 %); "
+        "constant lr 1e-3 (`tcfm-ot-lr-auto`: at the constant peak lr of our rule, 4e-3 at width 64), ours at FlowAligner's `lr=\"auto\"` (4e-3 at width 64, 1e-3 at 256, cosine-decayed to 1 %); "
         "W2 = sqrt(ot.emd2) after 100 "
         "Euler steps. Each process runs one method at a time (torch on 1 thread; our prefetch may use the second "
         "core, TorchCFM's loop cannot): fit times are ratios within a run. `tcfm-sb` "
@@ -280,6 +286,9 @@ def main(argv=None) -> int:
     parser.add_argument("--width", type=int, default=64)
     parser.add_argument("--out", type=Path, default=None, help="JSON with every run and the summary")
     parser.add_argument("--markdown", type=Path, default=None)
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the runs already in --out that match --epochs / --batch / --width and run only the missing ones "
+                             "(a long run can go on in another process or session)")
     parser.add_argument("--combine", nargs="+", type=Path, default=None,
                         help="only summarise the runs of these JSON files (e.g. tasks run in two processes) into --out / --markdown")
     parser.add_argument("--floor", action="store_true",
@@ -309,10 +318,13 @@ def main(argv=None) -> int:
     if args.epochs < 1 or args.batch < 1 or args.width < 1:
         parser.error(f"--epochs, --batch and --width must be >= 1, got {args.epochs}, {args.batch}, {args.width}")
     command = "python benchmarks/cfm_2d.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    rows = []
+    rows = _resumed_rows(args) if args.resume else []
+    done = {(r["task"], r["method"], r["seed"]) for r in rows}
     for seed in args.seeds:  # seed-major: an interrupted run leaves whole seeds of every task
         for task in args.tasks:
             for method in args.methods:
+                if (task, method, seed) in done:
+                    continue
                 row = run_one(task, method, seed, args.epochs, args.batch, args.width)
                 rows.append(row)
                 print(f"{task:20s} {method:15s} seed {seed}: W2 {row['w2']:.3f}  NPE {row['npe']:.3f}  fit {row['fit_s']:.1f} s",
@@ -327,6 +339,20 @@ def main(argv=None) -> int:
     if args.markdown is not None:
         args.markdown.write_text(table)
     return 0
+
+
+def _resumed_rows(args) -> list[dict]:
+    """The runs already in ``args.out``; all must share ``--epochs``, ``--batch`` and ``--width`` (rows without a width were width 64)."""
+    if args.out is None:
+        raise SystemExit("error: --resume needs --out (the JSON to go on from)")
+    if not args.out.exists():
+        return []
+    rows = json.loads(args.out.read_text())["runs"]
+    other = sorted({(r["epochs"], r["batch"], r.get("width", 64)) for r in rows} - {(args.epochs, args.batch, args.width)})
+    if other:
+        raise SystemExit(f"error: {args.out} holds runs at (epochs, batch, width) {other}, not "
+                         f"{(args.epochs, args.batch, args.width)}: resume into another --out file")
+    return rows
 
 
 def _write(path: Path, rows: list[dict], command: str) -> None:
