@@ -38,6 +38,14 @@ KEPT_SECTIONS = (
 )
 
 
+def _cpu_native_bf16() -> bool | None:
+    """Whether oneDNN runs bf16 natively on this CPU (AVX512-BF16 / AMX); None when torch cannot say."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return None
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer batch sizes, repeats and memory sizes (a few minutes)")
@@ -63,6 +71,7 @@ def main(argv=None):
         "machine": {"device": str(device) if device.type == "cpu" else f"{device} ({torch.cuda.get_device_name(device)})",
                     "torch": torch.__version__, "pot": ot.__version__, "torchcfm": getattr(torchcfm, "__version__", "?"),
                     "cpus": os.cpu_count(), "threads": torch.get_num_threads(), "load_start": os.getloadavg()[0],
+                    "cpu_capability": torch.backends.cpu.get_cpu_capability(), "cpu_native_bf16": _cpu_native_bf16(),
                     "note": "Measured on a shared machine: other jobs were running (see the load average); "
                             "absolute times are loaded, ratios are measured within one run."},
         "quick": quick,
